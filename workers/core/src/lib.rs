@@ -1,0 +1,24 @@
+//! handoff-core: the pure domain of handoff, with no Kafka, database or network imports.
+//!
+//! - [`records`]: the Avro records as Rust types (the contract between workers).
+//! - [`policy`]: the versioned TOML policy every decision is made and stamped with.
+//! - [`detect`]: stop conditions and the conversation control state machine (detector).
+//! - [`build`]: the handoff payload a human acts on (builder).
+//! - [`route`]: ordered routing rules (router).
+//! - [`replay`] and [`pipeline`]: the JSON Lines replay format and all stages in one process,
+//!   for `handoff replay`, evaluation and tests.
+//!
+//! Every stage is a plain function over plain types: the workers, the CLI and the tests call the
+//! same code.
+
+pub mod build;
+pub mod detect;
+pub mod ids;
+pub mod pipeline;
+pub mod policy;
+pub mod records;
+pub mod replay;
+pub mod route;
+pub mod time;
+
+pub use policy::Policy;
