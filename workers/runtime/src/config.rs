@@ -1,0 +1,214 @@
+//! Typed settings: built-in defaults, then an optional TOML file (`--config FILE` or
+//! `HANDOFF_CONFIG`), then `HANDOFF_*` environment variables with `__` between levels
+//! (`HANDOFF_KAFKA__BROKERS=host:9092`, `HANDOFF_DATABASE__URL=postgres://...`).
+//!
+//! Secrets (database URL, SASL and registry passwords) are `SecretString`s: they never print in
+//! `Debug` output or logs.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub kafka: KafkaSettings,
+    pub registry: RegistrySettings,
+    pub database: DatabaseSettings,
+    pub policy: PolicySettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct KafkaSettings {
+    /// `bootstrap.servers`.
+    pub brokers: String,
+    /// Prepended to every topic name (tests use a unique one per test; production leaves it empty).
+    pub topic_prefix: String,
+    /// Consumer groups are `<group_prefix>.<worker>`.
+    pub group_prefix: String,
+    /// Partitions of the topics workers create. Co-partitioned topics must agree: keep one value.
+    pub partitions: i32,
+    pub team_partitions: i32,
+    pub replication_factor: i32,
+    /// Create missing topics at start-up (off where topics are managed elsewhere).
+    pub create_topics: bool,
+    /// The largest record a worker produces; larger outputs send the input to the DLQ instead.
+    pub max_message_bytes: usize,
+    /// Deliveries in flight before the consumer waits (the producer's back-pressure window).
+    pub max_in_flight: usize,
+    /// `security.protocol` (plaintext, ssl, sasl_plaintext, sasl_ssl).
+    pub security_protocol: Option<String>,
+    pub sasl_mechanism: Option<String>,
+    pub sasl_username: Option<String>,
+    #[serde(skip_serializing)]
+    pub sasl_password: Option<SecretString>,
+    /// Raw librdkafka options passed through to every client, after ours.
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RegistrySettings {
+    pub url: String,
+    pub username: Option<String>,
+    #[serde(skip_serializing)]
+    pub password: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DatabaseSettings {
+    #[serde(skip_serializing)]
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+    /// Rows per audit transaction at most.
+    pub batch_size: usize,
+    /// How long the auditor waits to fill a batch.
+    pub batch_linger_ms: u64,
+    /// Delete audit rows older than this many days (0 keeps everything).
+    pub retention_days: u32,
+    /// Blank PII (name, email, phone) before it reaches the audit store.
+    pub redact_pii: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PolicySettings {
+    /// The policy file; absent means the built-in default policy.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TelemetrySettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing `EnvFilter` directive, e.g. `info,handoff=debug`. `RUST_LOG` overrides it.
+    pub filter: String,
+}
+
+#[derive(Serialize)]
+struct Defaults {
+    kafka: KafkaSettings,
+    registry: RegistrySettings,
+    database: DatabaseSettings,
+    policy: PolicySettings,
+    telemetry: TelemetrySettings,
+}
+
+fn defaults() -> Defaults {
+    Defaults {
+        kafka: KafkaSettings {
+            brokers: "127.0.0.1:19092".into(),
+            topic_prefix: String::new(),
+            group_prefix: "handoff".into(),
+            partitions: 6,
+            team_partitions: 3,
+            replication_factor: 1,
+            create_topics: true,
+            max_message_bytes: 1_000_000,
+            max_in_flight: 2_000,
+            security_protocol: None,
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
+            options: BTreeMap::new(),
+        },
+        registry: RegistrySettings {
+            url: "http://127.0.0.1:18081".into(),
+            username: None,
+            password: None,
+        },
+        database: DatabaseSettings {
+            url: None,
+            max_connections: 5,
+            batch_size: 500,
+            batch_linger_ms: 50,
+            retention_days: 0,
+            redact_pii: false,
+        },
+        policy: PolicySettings { path: None },
+        telemetry: TelemetrySettings {
+            format: "text".into(),
+            filter: "info".into(),
+        },
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Defaults, then `file` (or `HANDOFF_CONFIG`), then `HANDOFF_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(defaults()));
+        let from_env = std::env::var_os("HANDOFF_CONFIG").map(PathBuf::from);
+        if let Some(path) = file.map(Path::to_path_buf).or(from_env) {
+            if !path.exists() {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("HANDOFF_")
+                .split("__")
+                .ignore(&["config", "run_dir", "bin_dir", "kafka_port", "registry_port", "pg_port"]),
+        );
+        figment.extract().map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// Defaults and environment only (tests and the CLI).
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::load(None)
+    }
+
+    pub fn topics(&self) -> crate::topics::Topics {
+        crate::topics::Topics::new(&self.kafka.topic_prefix)
+    }
+
+    /// The loaded policy: the configured file, or the built-in default.
+    pub fn load_policy(&self) -> Result<handoff_core::Policy, handoff_core::policy::PolicyError> {
+        match &self.policy.path {
+            Some(p) => handoff_core::Policy::from_file(p),
+            None => Ok(handoff_core::Policy::builtin()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_defaults_and_secrets_do_not_print() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HANDOFF_KAFKA__BROKERS", "k1:9092,k2:9092");
+            jail.set_env("HANDOFF_DATABASE__URL", "postgres://u:hunter2@db/handoff");
+            jail.set_env("HANDOFF_KAFKA__OPTIONS__SOCKET.KEEPALIVE.ENABLE", "true");
+            let s = Settings::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(s.kafka.brokers, "k1:9092,k2:9092");
+            assert_eq!(s.kafka.partitions, 6);
+            assert!(!format!("{s:?}").contains("hunter2"));
+            assert_eq!(s.kafka.options.get("socket.keepalive.enable").map(String::as_str), Some("true"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("h.toml", "[kafka]\nbrokers = \"file:1\"\ntopic_prefix = \"x.\"\n")?;
+            jail.set_env("HANDOFF_KAFKA__BROKERS", "env:2");
+            let s = Settings::load(Some(Path::new("h.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.kafka.brokers, "env:2");
+            assert_eq!(s.kafka.topic_prefix, "x.");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_is_a_clear_error() {
+        let err = Settings::load(Some(Path::new("/nonexistent/h.toml"))).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/h.toml"));
+    }
+}

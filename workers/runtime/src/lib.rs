@@ -1,0 +1,21 @@
+//! handoff-runtime: what every worker shares and no decision logic needs.
+//!
+//! - [`config`]: typed settings (defaults, file, `HANDOFF_*` environment), secrets wrapped.
+//! - [`codec`]: Avro in the Confluent wire format through the schema registry.
+//! - [`kafka`]: client configuration and topic creation.
+//! - [`worker`]: the single consume → decode → handle → encode → produce → store-offset loop.
+//! - [`sink`]: the batch loop for workers that write elsewhere (the auditor).
+//! - [`dlq`]: dead letters with the reason in headers.
+//! - [`topics`], [`telemetry`].
+
+pub mod codec;
+pub mod config;
+pub mod dlq;
+pub mod kafka;
+pub mod sink;
+pub mod telemetry;
+pub mod topics;
+pub mod worker;
+
+pub use config::Settings;
+pub use worker::{run_stage, Incoming, OutRecord, Outgoing, Rejection, Stage};
