@@ -45,7 +45,8 @@ pub struct KafkaSettings {
     pub sasl_username: Option<String>,
     #[serde(skip_serializing)]
     pub sasl_password: Option<SecretString>,
-    /// Raw librdkafka options passed through to every client, after ours.
+    /// Raw librdkafka options passed through to every client, after ours. Their names contain
+    /// dots, so they come from the config file (`[kafka.options]`, quoted keys), not the env.
     pub options: BTreeMap<String, String>,
 }
 
@@ -184,12 +185,10 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("HANDOFF_KAFKA__BROKERS", "k1:9092,k2:9092");
             jail.set_env("HANDOFF_DATABASE__URL", "postgres://u:hunter2@db/handoff");
-            jail.set_env("HANDOFF_KAFKA__OPTIONS__SOCKET.KEEPALIVE.ENABLE", "true");
             let s = Settings::from_env().map_err(|e| e.to_string())?;
             assert_eq!(s.kafka.brokers, "k1:9092,k2:9092");
             assert_eq!(s.kafka.partitions, 6);
             assert!(!format!("{s:?}").contains("hunter2"));
-            assert_eq!(s.kafka.options.get("socket.keepalive.enable").map(String::as_str), Some("true"));
             Ok(())
         });
     }
@@ -197,11 +196,16 @@ mod tests {
     #[test]
     fn file_then_env() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("h.toml", "[kafka]\nbrokers = \"file:1\"\ntopic_prefix = \"x.\"\n")?;
+            // librdkafka option names contain dots: in TOML they are quoted keys.
+            jail.create_file(
+                "h.toml",
+                "[kafka]\nbrokers = \"file:1\"\ntopic_prefix = \"x.\"\n[kafka.options]\n\"socket.keepalive.enable\" = \"true\"\n",
+            )?;
             jail.set_env("HANDOFF_KAFKA__BROKERS", "env:2");
             let s = Settings::load(Some(Path::new("h.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(s.kafka.brokers, "env:2");
             assert_eq!(s.kafka.topic_prefix, "x.");
+            assert_eq!(s.kafka.options.get("socket.keepalive.enable").map(String::as_str), Some("true"));
             Ok(())
         });
     }

@@ -1,0 +1,71 @@
+# Developer entry points. Infra scripts live in infra/; all runtime state in .run/.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+# Targets share cargo's build lock and the local stack; run them one at a time.
+.NOTPARALLEL:
+.DEFAULT_GOAL := help
+
+# One source of truth for paths and ports: infra/env.sh.
+ENV := source infra/env.sh
+BIN := $(shell source infra/env.sh && echo "$$HANDOFF_BIN_DIR")
+RUN_DIR := $(shell source infra/env.sh && echo "$$HANDOFF_RUN_DIR")
+
+.PHONY: help build infra-up infra-down run stop test bench fmt clippy clean-run
+
+help:
+	@echo "make build       cargo build --workspace --bins"
+	@echo "make infra-up    start tansu (Kafka API), Postgres, schema registry on 127.0.0.1"
+	@echo "make infra-down  stop them (only what we started)"
+	@echo "make run         build, infra-up, start workers, play infra/samples through the demo"
+	@echo "make stop        stop workers and infra"
+	@echo "make test        infra-up, then cargo test --workspace"
+	@echo "make bench       criterion benchmarks"
+	@echo "make fmt | clippy | clean-run"
+
+build:
+	@echo "==> building all workspace binaries"
+	cargo build --workspace --bins
+
+infra-up:
+	@echo "==> building the dev schema registry"
+	cargo build -p handoff-registry --bin schema-registry
+	@echo "==> bringing up local infra"
+	infra/up.sh
+
+infra-down:
+	@echo "==> stopping local infra"
+	infra/down.sh
+
+run: build infra-up
+	@echo "==> starting workers"
+	infra/workers.sh start
+	@echo "==> playing infra/samples through the pipeline"
+	$(ENV) && "$(BIN)/handoff" demo --input infra/samples
+	@echo
+	@echo "==> the stack is still running. Stop it with: make stop"
+	@echo "    logs: $(RUN_DIR)/logs/{tansu,postgres,registry,detector,builder,router,auditor}.log"
+
+stop:
+	@echo "==> stopping workers, then local infra"
+	infra/workers.sh stop
+	infra/down.sh
+
+test: infra-up
+	@echo "==> cargo test --workspace (integration tests use the local stack via infra/env.sh)"
+	$(ENV) && cargo test --workspace
+
+bench:
+	@echo "==> criterion benchmarks (handoff-core)"
+	cargo bench -p handoff-core
+
+fmt:
+	@echo "==> formatting"
+	cargo fmt --all
+
+clippy:
+	@echo "==> clippy, warnings are errors"
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean-run: stop
+	@echo "==> deleting $(RUN_DIR)"
+	rm -rf "$(RUN_DIR)"

@@ -1,0 +1,202 @@
+//! The subcommands that talk to the running stack (Kafka, registry, Postgres).
+
+use crate::{read_input, replay};
+use anyhow::{bail, Context};
+use handoff_core::pipeline::Output;
+use handoff_core::records::{ConversationEvent, OperatorCommand, RoutedHandoff};
+use handoff_core::replay::ReplayRecord;
+use handoff_runtime::codec::AvroRecord;
+use handoff_runtime::worker::Runtime;
+use handoff_runtime::{kafka, OutRecord, Outgoing, Settings};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Message, OwnedHeaders};
+use secrecy::ExposeSecret;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Publishes the records, keyed by conversation id, and waits until every one is acknowledged.
+pub async fn produce(settings: &Settings, records: &[ReplayRecord]) -> anyhow::Result<usize> {
+    let rt = Runtime::new(settings.clone())?;
+    let topics = settings.topics();
+    rt.prepare(
+        &[],
+        &[
+            (topics.events(), ConversationEvent::SCHEMA),
+            (topics.commands(), OperatorCommand::SCHEMA),
+        ],
+    )
+    .await?;
+    let mut deliveries = Vec::with_capacity(records.len());
+    for r in records {
+        let out = match r {
+            ReplayRecord::Event(e) => Outgoing {
+                topic: topics.events(),
+                key: e.conversation_id.clone(),
+                record: OutRecord::Event(e.clone()),
+            },
+            ReplayRecord::Command(c) => Outgoing {
+                topic: topics.commands(),
+                key: c.conversation_id.clone(),
+                record: OutRecord::Command(c.clone()),
+            },
+        };
+        let bytes = rt.encode(&out).await?;
+        deliveries.push(rt.send(&out.topic, Some(out.key.as_bytes()), Some(&bytes), OwnedHeaders::new()).await?);
+    }
+    for d in deliveries {
+        match d.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((e, _))) => bail!("delivery failed: {e}"),
+            Err(_) => bail!("delivery canceled"),
+        }
+    }
+    Ok(records.len())
+}
+
+fn team_consumer(settings: &Settings, team: Option<&str>, from_beginning: bool) -> anyhow::Result<StreamConsumer> {
+    let group = format!("handoff-cli-{}", uuid::Uuid::new_v4());
+    let mut config = kafka::consumer_config(&settings.kafka, &group);
+    config
+        .set("auto.offset.reset", if from_beginning { "earliest" } else { "latest" })
+        .set("enable.auto.commit", "false");
+    let consumer: StreamConsumer = config.create()?;
+    let topics = settings.topics();
+    let subscription = match team {
+        Some(t) => topics.team(t),
+        None => topics.team_pattern(),
+    };
+    consumer.subscribe(&[subscription.as_str()])?;
+    Ok(consumer)
+}
+
+fn reasons(r: &RoutedHandoff) -> String {
+    r.payload
+        .reasons
+        .iter()
+        .map(|x| x.kind.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn print_routed(r: &RoutedHandoff) {
+    println!(
+        "  -> team {:<10} priority {:<7} reason {:<26} conversation {}\n     {}",
+        r.routing.team,
+        r.routing.priority.as_str(),
+        reasons(r),
+        r.payload.conversation_id,
+        r.payload.summary
+    );
+}
+
+/// Prints routed handoffs as they arrive.
+pub async fn tail(settings: &Settings, team: Option<&str>, from_beginning: bool, count: Option<usize>, json: bool) -> anyhow::Result<()> {
+    let rt = Runtime::new(settings.clone())?;
+    let consumer = team_consumer(settings, team, from_beginning)?;
+    let mut seen = 0usize;
+    loop {
+        let msg = tokio::select! {
+            m = consumer.recv() => m?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        match rt.codec.decode::<RoutedHandoff>(msg.payload()).await {
+            Ok(r) if json => println!("{}", serde_json::to_string(&r)?),
+            Ok(r) => print_routed(&r),
+            Err(e) => eprintln!("skipping {}[{}]@{}: {e}", msg.topic(), msg.partition(), msg.offset()),
+        }
+        seen += 1;
+        if count.is_some_and(|c| seen >= c) {
+            return Ok(());
+        }
+    }
+}
+
+/// Plays the samples through the running stack and shows what came out.
+pub async fn demo(settings: &Settings, input: &Path, timeout_secs: u64) -> anyhow::Result<()> {
+    let records = read_input(input)?;
+    let policy = settings.load_policy()?;
+    // What the pipeline must produce, computed offline by the same code the workers run.
+    let expected: BTreeMap<String, String> = replay(&records, &policy)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Route(r) => Some((r.payload.handoff_id.clone(), r.routing.team.clone())),
+            _ => None,
+        })
+        .collect();
+    let conversations: BTreeSet<&str> = records.iter().map(|r| r.conversation_id()).collect();
+    println!("==> playing {} records of {} conversations from {}", records.len(), conversations.len(), input.display());
+    println!("    policy {} expects {} handoffs", policy.version(), expected.len());
+
+    let consumer = team_consumer(settings, None, true)?;
+    produce(settings, &records).await?;
+    println!("==> produced; waiting for handoffs on the team topics");
+
+    let rt = Runtime::new(settings.clone())?;
+    let deadline = Instant::now() + Duration::from_secs(timeout_secs);
+    let mut landed: BTreeMap<String, RoutedHandoff> = BTreeMap::new();
+    while landed.len() < expected.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = match tokio::time::timeout(left, consumer.recv()).await {
+            Err(_) => break,
+            Ok(m) => m?,
+        };
+        let Ok(r) = rt.codec.decode::<RoutedHandoff>(msg.payload()).await else { continue };
+        if expected.contains_key(&r.payload.handoff_id) && !landed.contains_key(&r.payload.handoff_id) {
+            print_routed(&r);
+            landed.insert(r.payload.handoff_id.clone(), r);
+        }
+    }
+    if landed.len() < expected.len() {
+        bail!(
+            "only {} of {} expected handoffs arrived within {timeout_secs}s; see .run/logs/*.log",
+            landed.len(),
+            expected.len()
+        );
+    }
+    println!("==> all {} handoffs routed", landed.len());
+
+    let Some(url) = &settings.database.url else {
+        println!("(no database configured: skipping the audit table)");
+        return Ok(());
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url.expose_secret())
+        .await
+        .context("connecting to the audit database")?;
+    let ids: Vec<String> = expected.keys().cloned().collect();
+    let rows = loop {
+        let rows: Vec<(String, String, Option<String>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT conversation_id, handoff_id, team, state, primary_reason, priority
+               FROM handoffs WHERE handoff_id = ANY($1) AND team IS NOT NULL
+              ORDER BY conversation_id, handoff_id",
+        )
+        .bind(&ids)
+        .fetch_all(&pool)
+        .await?;
+        if rows.len() == ids.len() || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    println!("==> audit store (table handoffs):");
+    println!("  {:<14} {:<36} {:<10} {:<16} {:<18} {:<8}", "conversation", "handoff_id", "team", "state", "primary_reason", "priority");
+    for (conversation, handoff, team, state, reason, priority) in &rows {
+        println!(
+            "  {:<14} {:<36} {:<10} {:<16} {:<18} {:<8}",
+            conversation,
+            handoff,
+            team.as_deref().unwrap_or("-"),
+            state.as_deref().unwrap_or("-"),
+            reason.as_deref().unwrap_or("-"),
+            priority.as_deref().unwrap_or("-")
+        );
+    }
+    if rows.len() < ids.len() {
+        bail!("the audit store has {} of {} handoffs", rows.len(), ids.len());
+    }
+    Ok(())
+}

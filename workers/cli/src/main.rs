@@ -1,0 +1,152 @@
+//! `handoff`: the command line of the pipeline.
+//!
+//! - `replay`: runs the same pure pipeline code as the workers offline over the JSON Lines replay
+//!   format and prints every output record, tagged with its `type`.
+//! - `produce`: publishes a replay file to `conversation.events` / `handoff.commands`.
+//! - `tail`: prints routed handoffs as they land on team topics.
+//! - `demo`: what `make run` shows: plays the samples through the running stack, prints each
+//!   handoff as it lands and the audit table at the end.
+
+mod live;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use handoff_core::pipeline::{Output, Pipeline};
+use handoff_core::replay::{read_all, ReplayRecord};
+use handoff_core::Policy;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "handoff", version, about = "Hand AI-agent conversations to humans, by policy")]
+struct Cli {
+    /// Settings file (TOML); `HANDOFF_*` environment variables override it.
+    #[arg(long, global = true, env = "HANDOFF_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline offline over recorded conversations and print every output record.
+    Replay {
+        /// A .jsonl file, or a directory whose *.jsonl files are read in name order.
+        #[arg(long)]
+        input: PathBuf,
+        /// Policy file (default: the configured one, else the built-in policy).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Publish a replay file's events and commands to the input topics.
+    Produce {
+        #[arg(long)]
+        input: PathBuf,
+    },
+    /// Print routed handoffs as they arrive on team topics.
+    Tail {
+        /// The team to follow; all teams when absent.
+        #[arg(long)]
+        team: Option<String>,
+        /// Start from the oldest record instead of new ones only.
+        #[arg(long)]
+        from_beginning: bool,
+        /// Stop after this many handoffs.
+        #[arg(long)]
+        count: Option<usize>,
+        /// Print the whole RoutedHandoff as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Play the samples through the running stack and show the handoffs and the audit table.
+    Demo {
+        #[arg(long, default_value = "infra/samples")]
+        input: PathBuf,
+        /// Seconds to wait for every expected handoff.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+}
+
+/// The replay files under `input`, in order.
+pub fn input_files(input: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if input.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(input)
+            .with_context(|| format!("reading {}", input.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("no .jsonl files in {}", input.display());
+        }
+        Ok(files)
+    } else {
+        Ok(vec![input.to_path_buf()])
+    }
+}
+
+/// Every record of the input, files in order.
+pub fn read_input(input: &Path) -> anyhow::Result<Vec<ReplayRecord>> {
+    let mut records = Vec::new();
+    for f in input_files(input)? {
+        let file = std::fs::File::open(&f).with_context(|| format!("opening {}", f.display()))?;
+        records.extend(read_all(std::io::BufReader::new(file), &f.display().to_string())?);
+    }
+    Ok(records)
+}
+
+/// Runs the offline pipeline over the records.
+pub fn replay(records: &[ReplayRecord], policy: &Policy) -> Vec<Output> {
+    let mut pipeline = Pipeline::new(policy);
+    records.iter().flat_map(|r| pipeline.feed(r)).collect()
+}
+
+fn load_policy(path: Option<&Path>, config: Option<&Path>) -> anyhow::Result<Policy> {
+    if let Some(p) = path {
+        return Ok(Policy::from_file(p)?);
+    }
+    let settings = handoff_runtime::Settings::load(config)?;
+    Ok(settings.load_policy()?)
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Replay { input, policy } => {
+            let policy = load_policy(policy.as_deref(), cli.config.as_deref())?;
+            let records = read_input(&input)?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            for o in replay(&records, &policy) {
+                serde_json::to_writer(&mut out, &o)?;
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
+            Ok(())
+        }
+        command => {
+            let settings = handoff_runtime::Settings::load(cli.config.as_deref())?;
+            handoff_runtime::telemetry::init(&handoff_runtime::config::TelemetrySettings {
+                filter: "warn".into(),
+                ..settings.telemetry.clone()
+            });
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async move {
+                match command {
+                    Command::Produce { input } => {
+                        let records = read_input(&input)?;
+                        let n = live::produce(&settings, &records).await?;
+                        println!("produced {n} records from {}", input.display());
+                        Ok(())
+                    }
+                    Command::Tail { team, from_beginning, count, json } => {
+                        live::tail(&settings, team.as_deref(), from_beginning, count, json).await
+                    }
+                    Command::Demo { input, timeout } => live::demo(&settings, &input, timeout).await,
+                    Command::Replay { .. } => unreachable!("handled above"),
+                }
+            })
+        }
+    }
+}

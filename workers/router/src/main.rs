@@ -1,0 +1,12 @@
+//! The `router` binary: configuration, telemetry, run until SIGTERM.
+
+use anyhow::Context;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = std::env::args().skip_while(|a| a != "--config").nth(1);
+    let settings = handoff_runtime::Settings::load(config.as_deref().map(std::path::Path::new))
+        .context("loading configuration")?;
+    handoff_runtime::telemetry::init(&settings.telemetry);
+    handoff_router::run(settings, handoff_runtime::telemetry::shutdown_signal()).await
+}
