@@ -3,56 +3,15 @@
 use crate::{read_input, replay};
 use anyhow::{bail, Context};
 use handoff_core::pipeline::Output;
-use handoff_core::records::{ConversationEvent, OperatorCommand, RoutedHandoff};
-use handoff_core::replay::ReplayRecord;
-use handoff_runtime::codec::AvroRecord;
+use handoff_core::records::RoutedHandoff;
 use handoff_runtime::worker::Runtime;
-use handoff_runtime::{kafka, OutRecord, Outgoing, Settings};
+use handoff_runtime::{kafka, Settings};
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Message, OwnedHeaders};
+use rdkafka::message::Message;
 use secrecy::ExposeSecret;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Publishes the records, keyed by conversation id, and waits until every one is acknowledged.
-pub async fn produce(settings: &Settings, records: &[ReplayRecord]) -> anyhow::Result<usize> {
-    let rt = Runtime::new(settings.clone())?;
-    let topics = settings.topics();
-    rt.prepare(
-        &[],
-        &[
-            (topics.events(), ConversationEvent::SCHEMA),
-            (topics.commands(), OperatorCommand::SCHEMA),
-        ],
-    )
-    .await?;
-    let mut deliveries = Vec::with_capacity(records.len());
-    for r in records {
-        let out = match r {
-            ReplayRecord::Event(e) => Outgoing {
-                topic: topics.events(),
-                key: e.conversation_id.clone(),
-                record: OutRecord::Event(e.clone()),
-            },
-            ReplayRecord::Command(c) => Outgoing {
-                topic: topics.commands(),
-                key: c.conversation_id.clone(),
-                record: OutRecord::Command(c.clone()),
-            },
-        };
-        let bytes = rt.encode(&out).await?;
-        deliveries.push(rt.send(&out.topic, Some(out.key.as_bytes()), Some(&bytes), OwnedHeaders::new()).await?);
-    }
-    for d in deliveries {
-        match d.await {
-            Ok(Ok(_)) => {}
-            Ok(Err((e, _))) => bail!("delivery failed: {e}"),
-            Err(_) => bail!("delivery canceled"),
-        }
-    }
-    Ok(records.len())
-}
 
 fn team_consumer(settings: &Settings, team: Option<&str>, from_beginning: bool) -> anyhow::Result<StreamConsumer> {
     let group = format!("handoff-cli-{}", uuid::Uuid::new_v4());
@@ -131,7 +90,7 @@ pub async fn demo(settings: &Settings, input: &Path, timeout_secs: u64) -> anyho
     println!("    policy {} expects {} handoffs", policy.version(), expected.len());
 
     let consumer = team_consumer(settings, None, true)?;
-    produce(settings, &records).await?;
+    handoff_runtime::publish::produce_replay(settings, &records).await?;
     println!("==> produced; waiting for handoffs on the team topics");
 
     let rt = Runtime::new(settings.clone())?;

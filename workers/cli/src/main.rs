@@ -136,7 +136,7 @@ fn main() -> anyhow::Result<()> {
                 match command {
                     Command::Produce { input } => {
                         let records = read_input(&input)?;
-                        let n = live::produce(&settings, &records).await?;
+                        let n = handoff_runtime::publish::produce_replay(&settings, &records).await?;
                         println!("produced {n} records from {}", input.display());
                         Ok(())
                     }

@@ -6,12 +6,14 @@
 //! - [`worker`]: the single consume → decode → handle → encode → produce → store-offset loop.
 //! - [`sink`]: the batch loop for workers that write elsewhere (the auditor).
 //! - [`dlq`]: dead letters with the reason in headers.
+//! - [`publish`]: producing replay records to the input topics, as upstream systems do.
 //! - [`topics`], [`telemetry`].
 
 pub mod codec;
 pub mod config;
 pub mod dlq;
 pub mod kafka;
+pub mod publish;
 pub mod sink;
 pub mod telemetry;
 pub mod topics;
