@@ -34,7 +34,10 @@ impl Stage for BuilderStage {
     fn handle(&mut self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, Rejection> {
         let signal: StopSignal = typed(msg.value)?;
         if signal.handoff_id.is_empty() || signal.conversation_id.is_empty() {
-            return Err(Rejection::new("invalid_record", "signal without handoff_id or conversation_id"));
+            return Err(Rejection::new(
+                "invalid_record",
+                "signal without handoff_id or conversation_id",
+            ));
         }
         let payload = handoff_core::build::build(&signal);
         Ok(vec![Outgoing {
@@ -46,7 +49,10 @@ impl Stage for BuilderStage {
 }
 
 /// Runs the builder until `shutdown` resolves.
-pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let stage = BuilderStage::new(settings.topics());
     handoff_runtime::run_stage(settings, stage, shutdown).await?;
     Ok(())

@@ -4,6 +4,7 @@ use crate::{read_input, replay};
 use anyhow::{bail, Context};
 use handoff_core::pipeline::Output;
 use handoff_core::records::RoutedHandoff;
+use handoff_core::replay::ReplayRecord;
 use handoff_runtime::worker::Runtime;
 use handoff_runtime::{kafka, Settings};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -13,11 +14,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn team_consumer(settings: &Settings, team: Option<&str>, from_beginning: bool) -> anyhow::Result<StreamConsumer> {
+fn team_consumer(
+    settings: &Settings,
+    team: Option<&str>,
+    from_beginning: bool,
+) -> anyhow::Result<StreamConsumer> {
     let group = format!("handoff-cli-{}", uuid::Uuid::new_v4());
     let mut config = kafka::consumer_config(&settings.kafka, &group);
     config
-        .set("auto.offset.reset", if from_beginning { "earliest" } else { "latest" })
+        .set(
+            "auto.offset.reset",
+            if from_beginning { "earliest" } else { "latest" },
+        )
         .set("enable.auto.commit", "false");
     let consumer: StreamConsumer = config.create()?;
     let topics = settings.topics();
@@ -52,7 +60,13 @@ fn print_routed(r: &RoutedHandoff) {
 }
 
 /// Prints routed handoffs as they arrive.
-pub async fn tail(settings: &Settings, team: Option<&str>, from_beginning: bool, count: Option<usize>, json: bool) -> anyhow::Result<()> {
+pub async fn tail(
+    settings: &Settings,
+    team: Option<&str>,
+    from_beginning: bool,
+    count: Option<usize>,
+    json: bool,
+) -> anyhow::Result<()> {
     let rt = Runtime::new(settings.clone())?;
     let consumer = team_consumer(settings, team, from_beginning)?;
     let mut seen = 0usize;
@@ -64,7 +78,12 @@ pub async fn tail(settings: &Settings, team: Option<&str>, from_beginning: bool,
         match rt.codec.decode::<RoutedHandoff>(msg.payload()).await {
             Ok(r) if json => println!("{}", serde_json::to_string(&r)?),
             Ok(r) => print_routed(&r),
-            Err(e) => eprintln!("skipping {}[{}]@{}: {e}", msg.topic(), msg.partition(), msg.offset()),
+            Err(e) => eprintln!(
+                "skipping {}[{}]@{}: {e}",
+                msg.topic(),
+                msg.partition(),
+                msg.offset()
+            ),
         }
         seen += 1;
         if count.is_some_and(|c| seen >= c) {
@@ -73,48 +92,128 @@ pub async fn tail(settings: &Settings, team: Option<&str>, from_beginning: bool,
     }
 }
 
+/// conversation, handoff, team, state, primary reason, priority
+type AuditRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Prints expected handoffs as they land until `want` of them have.
+async fn await_handoffs(
+    rt: &Runtime,
+    consumer: &StreamConsumer,
+    expected: &BTreeMap<String, (String, String)>,
+    want: usize,
+    landed: &mut BTreeMap<String, RoutedHandoff>,
+    deadline: Instant,
+) -> anyhow::Result<()> {
+    while landed.len() < want {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = match tokio::time::timeout(left, consumer.recv()).await {
+            Err(_) => bail!(
+                "only {} of {} expected handoffs arrived in time; see .run/logs/*.log",
+                landed.len(),
+                expected.len()
+            ),
+            Ok(m) => m?,
+        };
+        let Ok(r) = rt.codec.decode::<RoutedHandoff>(msg.payload()).await else {
+            continue;
+        };
+        if expected.contains_key(&r.payload.handoff_id)
+            && !landed.contains_key(&r.payload.handoff_id)
+        {
+            print_routed(&r);
+            landed.insert(r.payload.handoff_id.clone(), r);
+        }
+    }
+    Ok(())
+}
+
 /// Plays the samples through the running stack and shows what came out.
 pub async fn demo(settings: &Settings, input: &Path, timeout_secs: u64) -> anyhow::Result<()> {
     let records = read_input(input)?;
     let policy = settings.load_policy()?;
     // What the pipeline must produce, computed offline by the same code the workers run.
-    let expected: BTreeMap<String, String> = replay(&records, &policy)
+    // handoff id -> (team, triggering event or command id)
+    let expected: BTreeMap<String, (String, String)> = replay(&records, &policy)
         .into_iter()
         .filter_map(|o| match o {
-            Output::Route(r) => Some((r.payload.handoff_id.clone(), r.routing.team.clone())),
+            Output::Route(r) => Some((
+                r.payload.handoff_id.clone(),
+                (r.routing.team.clone(), r.payload.trigger_event_id.clone()),
+            )),
             _ => None,
         })
         .collect();
     let conversations: BTreeSet<&str> = records.iter().map(|r| r.conversation_id()).collect();
-    println!("==> playing {} records of {} conversations from {}", records.len(), conversations.len(), input.display());
-    println!("    policy {} expects {} handoffs", policy.version(), expected.len());
+    println!(
+        "==> playing {} records of {} conversations from {}",
+        records.len(),
+        conversations.len(),
+        input.display()
+    );
+    println!(
+        "    policy {} expects {} handoffs",
+        policy.version(),
+        expected.len()
+    );
 
     let consumer = team_consumer(settings, None, true)?;
-    handoff_runtime::publish::produce_replay(settings, &records).await?;
-    println!("==> produced; waiting for handoffs on the team topics");
+    // Operators act on handoffs they have seen, so the samples' commands go out once the
+    // events have escalated: Kafka orders records within a topic, not across two topics.
+    let (events, commands): (Vec<ReplayRecord>, Vec<ReplayRecord>) = records
+        .iter()
+        .cloned()
+        .partition(|r| matches!(r, ReplayRecord::Event(_)));
+    handoff_runtime::publish::produce_replay(settings, &events).await?;
+    println!(
+        "==> produced {} events; waiting for handoffs on the team topics",
+        events.len()
+    );
 
     let rt = Runtime::new(settings.clone())?;
     let deadline = Instant::now() + Duration::from_secs(timeout_secs);
     let mut landed: BTreeMap<String, RoutedHandoff> = BTreeMap::new();
-    while landed.len() < expected.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let msg = match tokio::time::timeout(left, consumer.recv()).await {
-            Err(_) => break,
-            Ok(m) => m?,
-        };
-        let Ok(r) = rt.codec.decode::<RoutedHandoff>(msg.payload()).await else { continue };
-        if expected.contains_key(&r.payload.handoff_id) && !landed.contains_key(&r.payload.handoff_id) {
-            print_routed(&r);
-            landed.insert(r.payload.handoff_id.clone(), r);
-        }
-    }
-    if landed.len() < expected.len() {
-        bail!(
-            "only {} of {} expected handoffs arrived within {timeout_secs}s; see .run/logs/*.log",
-            landed.len(),
-            expected.len()
-        );
-    }
+    // Handoffs an event triggers come first; take-overs are triggered by the commands.
+    let event_ids: BTreeSet<&str> = events
+        .iter()
+        .filter_map(|r| match r {
+            ReplayRecord::Event(e) => Some(e.event_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let from_events = expected
+        .values()
+        .filter(|(_, trigger)| event_ids.contains(trigger.as_str()))
+        .count();
+    await_handoffs(
+        &rt,
+        &consumer,
+        &expected,
+        from_events,
+        &mut landed,
+        deadline,
+    )
+    .await?;
+    handoff_runtime::publish::produce_replay(settings, &commands).await?;
+    println!(
+        "==> produced {} operator commands (claim, resume, resolve, take over)",
+        commands.len()
+    );
+    await_handoffs(
+        &rt,
+        &consumer,
+        &expected,
+        expected.len(),
+        &mut landed,
+        deadline,
+    )
+    .await?;
     println!("==> all {} handoffs routed", landed.len());
 
     let Some(url) = &settings.database.url else {
@@ -128,7 +227,7 @@ pub async fn demo(settings: &Settings, input: &Path, timeout_secs: u64) -> anyho
         .context("connecting to the audit database")?;
     let ids: Vec<String> = expected.keys().cloned().collect();
     let rows = loop {
-        let rows: Vec<(String, String, Option<String>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        let rows: Vec<AuditRow> = sqlx::query_as(
             "SELECT conversation_id, handoff_id, team, state, primary_reason, priority
                FROM handoffs WHERE handoff_id = ANY($1) AND team IS NOT NULL
               ORDER BY conversation_id, handoff_id",
@@ -142,10 +241,13 @@ pub async fn demo(settings: &Settings, input: &Path, timeout_secs: u64) -> anyho
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     println!("==> audit store (table handoffs):");
-    println!("  {:<14} {:<36} {:<10} {:<16} {:<18} {:<8}", "conversation", "handoff_id", "team", "state", "primary_reason", "priority");
+    println!(
+        "  {:<14} {:<36} {:<10} {:<18} {:<18} {:<8}",
+        "conversation", "handoff_id", "team", "state", "primary_reason", "priority"
+    );
     for (conversation, handoff, team, state, reason, priority) in &rows {
         println!(
-            "  {:<14} {:<36} {:<10} {:<16} {:<18} {:<8}",
+            "  {:<14} {:<36} {:<10} {:<18} {:<18} {:<8}",
             conversation,
             handoff,
             team.as_deref().unwrap_or("-"),
@@ -155,7 +257,11 @@ pub async fn demo(settings: &Settings, input: &Path, timeout_secs: u64) -> anyho
         );
     }
     if rows.len() < ids.len() {
-        bail!("the audit store has {} of {} handoffs", rows.len(), ids.len());
+        bail!(
+            "the audit store has {} of {} handoffs",
+            rows.len(),
+            ids.len()
+        );
     }
     Ok(())
 }

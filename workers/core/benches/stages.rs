@@ -25,7 +25,7 @@ fn conversation(c: usize, turns: usize) -> Vec<ConversationEvent> {
     (0..turns)
         .map(|i| {
             let contact = i % 2 == 0;
-            let text = if contact && c % 10 == 0 && i == turns - 2 {
+            let text = if contact && c.is_multiple_of(10) && i == turns - 2 {
                 "can I talk to a person please".to_string()
             } else if contact {
                 CONTACT_LINES[(i / 2) % CONTACT_LINES.len()].to_string()
@@ -38,7 +38,11 @@ fn conversation(c: usize, turns: usize) -> Vec<ConversationEvent> {
                 tenant_id: "acme".into(),
                 occurred_at: start + Duration::seconds(i as i64 * 20),
                 channel: "web".into(),
-                actor: if contact { Actor::Contact } else { Actor::Agent },
+                actor: if contact {
+                    Actor::Contact
+                } else {
+                    Actor::Agent
+                },
                 text,
                 language: None,
                 agent: (!contact).then(|| AgentTurn {
@@ -104,8 +108,12 @@ fn builder_and_router(c: &mut Criterion) {
     let now = Utc::now();
     let mut g = c.benchmark_group("stages");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("builder_payload_16_turns", |b| b.iter(|| black_box(build(black_box(&signal)))));
-    g.bench_function("router_decision", |b| b.iter(|| black_box(route(black_box(&payload), &policy, now))));
+    g.bench_function("builder_payload_16_turns", |b| {
+        b.iter(|| black_box(build(black_box(&signal))))
+    });
+    g.bench_function("router_decision", |b| {
+        b.iter(|| black_box(route(black_box(&payload), &policy, now)))
+    });
     g.finish();
 }
 

@@ -120,13 +120,24 @@ fn summarize(signal: &StopSignal, intent: &Intent) -> String {
         .filter(|t| t.actor == Actor::Contact && !t.text.trim().is_empty())
         .map(|t| t.text.trim())
         .collect();
-    let mut summary = format!("{who} ({} via {})", intent.name, if signal.channel.is_empty() { "chat" } else { &signal.channel });
+    let mut summary = format!(
+        "{who} ({} via {})",
+        intent.name,
+        if signal.channel.is_empty() {
+            "chat"
+        } else {
+            &signal.channel
+        }
+    );
     if let Some(first) = asked.first() {
         summary.push_str(&format!(" wrote: \"{first}\"."));
     } else {
         summary.push('.');
     }
-    summary.push_str(&format!(" Escalated because {}.", reasons_phrase(&signal.reasons)));
+    summary.push_str(&format!(
+        " Escalated because {}.",
+        reasons_phrase(&signal.reasons)
+    ));
     truncate_words(&summary, SUMMARY_MAX_WORDS)
 }
 

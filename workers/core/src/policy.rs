@@ -200,7 +200,10 @@ impl Policy {
                 ));
             }
             if !seen.insert(rule.id.as_str()) {
-                return Err(format!("routing.rules[{i}]: duplicate rule id {:?}", rule.id));
+                return Err(format!(
+                    "routing.rules[{i}]: duplicate rule id {:?}",
+                    rule.id
+                ));
             }
         }
         if self.handoff.transcript_window == 0 {
@@ -235,7 +238,9 @@ mod tests {
     #[test]
     fn unknown_key_is_refused_with_line_and_key() {
         let text = DEFAULT_POLICY_TOML.replace("transcript_window = 20", "transcript_windw = 20");
-        let err = Policy::from_toml(&text, "policy.toml").unwrap_err().to_string();
+        let err = Policy::from_toml(&text, "policy.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("policy.toml"), "{err}");
         assert!(err.contains("transcript_windw"), "{err}");
         assert!(err.contains("line"), "{err}");
@@ -245,7 +250,10 @@ mod tests {
     fn unknown_team_in_rule_is_refused() {
         let text = DEFAULT_POLICY_TOML.replace("team = \"billing\"", "team = \"billling\"");
         let err = Policy::from_toml(&text, "p").unwrap_err().to_string();
-        assert!(err.contains("\"billling\" is not one of routing.teams"), "{err}");
+        assert!(
+            err.contains("\"billling\" is not one of routing.teams"),
+            "{err}"
+        );
     }
 
     #[test]

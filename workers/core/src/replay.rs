@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::io::BufRead;
 
 /// One input line.
+#[allow(clippy::large_enum_variant)] // read once and handed on; boxing buys nothing
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ReplayRecord {
@@ -45,7 +46,9 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayRecord>, String> {
     if trimmed.is_empty() || trimmed.starts_with('#') {
         return Ok(None);
     }
-    serde_json::from_str(trimmed).map(Some).map_err(|e| e.to_string())
+    serde_json::from_str(trimmed)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// Reads a whole replay stream; the first bad line is an error naming its line number.
@@ -114,7 +117,9 @@ mod tests {
     #[test]
     fn bad_line_names_its_number() {
         let input = "\n{\"type\":\"event\"}\n";
-        let err = read_all(input.as_bytes(), "f.jsonl").unwrap_err().to_string();
+        let err = read_all(input.as_bytes(), "f.jsonl")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("f.jsonl:2: "), "{err}");
         assert!(err.contains("missing field"), "{err}");
     }

@@ -43,7 +43,10 @@ use crate::time::Timestamp;
 fn matches(rule: &RoutingRule, payload: &HandoffPayload) -> Option<Vec<String>> {
     let mut matched = Vec::new();
     if !rule.intents.is_empty() {
-        let names = [Some(payload.intent.name.as_str()), payload.intent.sub_intent.as_deref()];
+        let names = [
+            Some(payload.intent.name.as_str()),
+            payload.intent.sub_intent.as_deref(),
+        ];
         let hit = names
             .iter()
             .flatten()

@@ -311,12 +311,23 @@ fn agent_control_and_lifecycle() {
 /// Named types that appear in several files must be the same type everywhere.
 #[test]
 fn shared_named_types_agree_across_files() {
-    let files = ["ConversationEvent", "OperatorCommand", "StopSignal", "HandoffPayload", "RoutedHandoff", "AgentControl", "LifecycleEvent"];
+    let files = [
+        "ConversationEvent",
+        "OperatorCommand",
+        "StopSignal",
+        "HandoffPayload",
+        "RoutedHandoff",
+        "AgentControl",
+        "LifecycleEvent",
+    ];
     let mut seen: BTreeMap<String, (String, serde_json::Value)> = BTreeMap::new();
     fn walk(v: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
         match v {
             serde_json::Value::Object(m) => {
-                if let (Some(t), Some(n)) = (m.get("type").and_then(|t| t.as_str()), m.get("name").and_then(|n| n.as_str())) {
+                if let (Some(t), Some(n)) = (
+                    m.get("type").and_then(|t| t.as_str()),
+                    m.get("name").and_then(|n| n.as_str()),
+                ) {
                     if t == "record" || t == "enum" {
                         out.push((n.to_string(), v.clone()));
                     }
@@ -329,7 +340,8 @@ fn shared_named_types_agree_across_files() {
     }
     for f in files {
         let path = format!("{}/../../schemas/{f}.avsc", env!("CARGO_MANIFEST_DIR"));
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let mut named = Vec::new();
         walk(&json, &mut named);
         for (name, def) in named {
@@ -337,7 +349,10 @@ fn shared_named_types_agree_across_files() {
             // reference by name, so normalise by serialising as-is and comparing only when both
             // are full definitions.
             if let Some((other_file, other)) = seen.get(&name) {
-                assert_eq!(&def, other, "{name} differs between {f}.avsc and {other_file}.avsc");
+                assert_eq!(
+                    &def, other,
+                    "{name} differs between {f}.avsc and {other_file}.avsc"
+                );
             } else {
                 seen.insert(name, (f.to_string(), def));
             }

@@ -7,7 +7,9 @@
 //! The decisions themselves are `handoff_core::detect`; this crate only adapts them to Kafka.
 
 use handoff_core::detect::{self, ConversationState, DetectorOutput};
-use handoff_core::records::{AgentControl, ConversationEvent, LifecycleEvent, OperatorCommand, StopSignal};
+use handoff_core::records::{
+    AgentControl, ConversationEvent, LifecycleEvent, OperatorCommand, StopSignal,
+};
 use handoff_core::Policy;
 use handoff_runtime::codec::AvroRecord;
 use handoff_runtime::topics::Topics;
@@ -31,7 +33,6 @@ impl DetectorStage {
         }
     }
 
-
     fn publish(&self, conversation_id: &str, outputs: Vec<DetectorOutput>) -> Vec<Outgoing> {
         outputs
             .into_iter()
@@ -39,7 +40,9 @@ impl DetectorStage {
                 let (topic, record) = match o {
                     DetectorOutput::Signal(s) => (self.topics.signals(), OutRecord::Signal(s)),
                     DetectorOutput::Control(c) => (self.topics.control(), OutRecord::Control(c)),
-                    DetectorOutput::Lifecycle(l) => (self.topics.lifecycle(), OutRecord::Lifecycle(l)),
+                    DetectorOutput::Lifecycle(l) => {
+                        (self.topics.lifecycle(), OutRecord::Lifecycle(l))
+                    }
                 };
                 Outgoing {
                     topic,
@@ -51,7 +54,10 @@ impl DetectorStage {
     }
 }
 
-fn state<'s>(states: &'s mut HashMap<String, ConversationState>, conversation_id: &str) -> &'s mut ConversationState {
+fn state<'s>(
+    states: &'s mut HashMap<String, ConversationState>,
+    conversation_id: &str,
+) -> &'s mut ConversationState {
     states
         .entry(conversation_id.to_string())
         .or_insert_with(|| ConversationState::new(conversation_id))
@@ -85,19 +91,30 @@ impl Stage for DetectorStage {
         if msg.topic == self.topics.commands() {
             let cmd: OperatorCommand = typed(msg.value)?;
             require_conversation(&cmd.conversation_id)?;
-            let out = detect::on_command(state(&mut self.states, &cmd.conversation_id), &cmd, &self.policy);
+            let out = detect::on_command(
+                state(&mut self.states, &cmd.conversation_id),
+                &cmd,
+                &self.policy,
+            );
             Ok(self.publish(&cmd.conversation_id, out))
         } else {
             let event: ConversationEvent = typed(msg.value)?;
             require_conversation(&event.conversation_id)?;
-            let out = detect::on_event(state(&mut self.states, &event.conversation_id), &event, &self.policy);
+            let out = detect::on_event(
+                state(&mut self.states, &event.conversation_id),
+                &event,
+                &self.policy,
+            );
             Ok(self.publish(&event.conversation_id, out))
         }
     }
 }
 
 /// Runs the detector until `shutdown` resolves.
-pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let policy = settings.load_policy()?;
     tracing::info!(policy_version = policy.version(), "policy loaded");
     let stage = DetectorStage::new(policy, settings.topics());

@@ -60,7 +60,10 @@ impl Stage for RouterStage {
 }
 
 /// Runs the router until `shutdown` resolves.
-pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let policy = settings.load_policy()?;
     let stage = RouterStage::new(policy, settings.topics());
     handoff_runtime::run_stage(settings, stage, shutdown).await?;

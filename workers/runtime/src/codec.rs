@@ -10,7 +10,9 @@ use handoff_core::records::*;
 use schema_registry_converter::async_impl::avro::{AvroDecoder, AvroEncoder};
 use schema_registry_converter::async_impl::schema_registry::{post_schema, SrSettings};
 use schema_registry_converter::error::SRCError;
-use schema_registry_converter::schema_registry_common::{SchemaType, SubjectNameStrategy, SuppliedSchema};
+use schema_registry_converter::schema_registry_common::{
+    SchemaType, SubjectNameStrategy, SuppliedSchema,
+};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -54,9 +56,16 @@ pub enum CodecError {
     Undecodable(String),
     /// The bytes decode as Avro but not into the record this topic carries.
     #[error("record does not match {expected}: {message}")]
-    Mismatch { expected: &'static str, message: String },
+    Mismatch {
+        expected: &'static str,
+        message: String,
+    },
     #[error("cannot encode {name} for topic {topic}: {message}")]
-    Encode { name: &'static str, topic: String, message: String },
+    Encode {
+        name: &'static str,
+        topic: String,
+        message: String,
+    },
 }
 
 impl CodecError {
@@ -86,7 +95,10 @@ impl Codec {
         let mut builder = SrSettings::new_builder(settings.url.clone());
         builder.set_timeout(Duration::from_secs(10));
         if let Some(user) = &settings.username {
-            let password = settings.password.as_ref().map(|p| p.expose_secret().to_string());
+            let password = settings
+                .password
+                .as_ref()
+                .map(|p| p.expose_secret().to_string());
             builder.set_basic_authorization(user, password.as_deref());
         }
         let sr = builder
@@ -119,7 +131,11 @@ impl Codec {
     }
 
     /// Encodes with the topic's latest registered schema, in the Confluent wire format.
-    pub async fn encode<T: AvroRecord>(&self, topic: &str, record: &T) -> Result<Vec<u8>, CodecError> {
+    pub async fn encode<T: AvroRecord>(
+        &self,
+        topic: &str,
+        record: &T,
+    ) -> Result<Vec<u8>, CodecError> {
         let strategy = SubjectNameStrategy::TopicNameStrategy(topic.to_string(), false);
         self.encoder
             .encode_struct(record, &strategy)
@@ -137,7 +153,9 @@ impl Codec {
     /// Decodes a Confluent-framed record into `T`.
     pub async fn decode<T: AvroRecord>(&self, bytes: Option<&[u8]>) -> Result<T, CodecError> {
         let Some(bytes) = bytes else {
-            return Err(CodecError::Undecodable("the record has no value (tombstone)".into()));
+            return Err(CodecError::Undecodable(
+                "the record has no value (tombstone)".into(),
+            ));
         };
         let decoded = self.decoder.decode(Some(bytes)).await.map_err(classify)?;
         apache_avro::from_value::<T>(&decoded.value).map_err(|e| CodecError::Mismatch {
@@ -147,11 +165,21 @@ impl Codec {
     }
 
     /// Decodes a Confluent-framed record into a generic Avro value (the stage picks the type).
-    pub async fn decode_value(&self, bytes: Option<&[u8]>) -> Result<apache_avro::types::Value, CodecError> {
+    pub async fn decode_value(
+        &self,
+        bytes: Option<&[u8]>,
+    ) -> Result<apache_avro::types::Value, CodecError> {
         let Some(bytes) = bytes else {
-            return Err(CodecError::Undecodable("the record has no value (tombstone)".into()));
+            return Err(CodecError::Undecodable(
+                "the record has no value (tombstone)".into(),
+            ));
         };
-        Ok(self.decoder.decode(Some(bytes)).await.map_err(classify)?.value)
+        Ok(self
+            .decoder
+            .decode(Some(bytes))
+            .await
+            .map_err(classify)?
+            .value)
     }
 
     /// Forgets cached registry errors (after an outage, so the next call asks again).

@@ -146,15 +146,21 @@ impl Settings {
         let from_env = std::env::var_os("HANDOFF_CONFIG").map(PathBuf::from);
         if let Some(path) = file.map(Path::to_path_buf).or(from_env) {
             if !path.exists() {
-                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(
-            Env::prefixed("HANDOFF_")
-                .split("__")
-                .ignore(&["config", "run_dir", "bin_dir", "kafka_port", "registry_port", "pg_port"]),
-        );
+        figment = figment.merge(Env::prefixed("HANDOFF_").split("__").ignore(&[
+            "config",
+            "run_dir",
+            "bin_dir",
+            "kafka_port",
+            "registry_port",
+            "pg_port",
+        ]));
         figment.extract().map_err(|e| ConfigError(e.to_string()))
     }
 
@@ -177,6 +183,7 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
 mod tests {
     use super::*;
 
@@ -205,7 +212,13 @@ mod tests {
             let s = Settings::load(Some(Path::new("h.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(s.kafka.brokers, "env:2");
             assert_eq!(s.kafka.topic_prefix, "x.");
-            assert_eq!(s.kafka.options.get("socket.keepalive.enable").map(String::as_str), Some("true"));
+            assert_eq!(
+                s.kafka
+                    .options
+                    .get("socket.keepalive.enable")
+                    .map(String::as_str),
+                Some("true")
+            );
             Ok(())
         });
     }

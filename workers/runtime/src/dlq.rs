@@ -87,7 +87,14 @@ mod tests {
             key: "traceparent",
             value: Some(b"00-abc-def-01".as_slice()),
         });
-        let h = headers(original, &DeadLetter::new("undecodable", "bad magic byte"), "t", 3, 42, "detector");
+        let h = headers(
+            original,
+            &DeadLetter::new("undecodable", "bad magic byte"),
+            "t",
+            3,
+            42,
+            "detector",
+        );
         let get = |k: &str| {
             h.iter()
                 .find(|x| x.key == k)

@@ -48,7 +48,10 @@ pub fn producer_config(k: &KafkaSettings) -> ClientConfig {
         .set("batch.num.messages", "10000")
         .set("queue.buffering.max.messages", "200000")
         .set("message.timeout.ms", "120000")
-        .set("message.max.bytes", (k.max_message_bytes + 64 * 1024).to_string());
+        .set(
+            "message.max.bytes",
+            (k.max_message_bytes + 64 * 1024).to_string(),
+        );
     apply_overrides(&mut c, k);
     c
 }
@@ -77,23 +80,27 @@ pub struct TopicError {
     pub message: String,
 }
 
+/// A topic to create: name, partitions, `(config key, value)` pairs.
+pub type TopicSpec<'a> = (String, i32, Vec<(&'a str, &'a str)>);
+
 /// Creates the topics that do not exist yet; existing ones are left as they are.
-/// `specs` are `(name, partitions, [(config key, value)])`.
-pub async fn ensure_topics(
-    k: &KafkaSettings,
-    specs: &[(String, i32, Vec<(&str, &str)>)],
-) -> Result<(), TopicError> {
+pub async fn ensure_topics(k: &KafkaSettings, specs: &[TopicSpec<'_>]) -> Result<(), TopicError> {
     if !k.create_topics || specs.is_empty() {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> = base_config(k).create().map_err(|e| TopicError {
-        topic: specs[0].0.clone(),
-        message: e.to_string(),
-    })?;
+    let admin: AdminClient<DefaultClientContext> =
+        base_config(k).create().map_err(|e| TopicError {
+            topic: specs[0].0.clone(),
+            message: e.to_string(),
+        })?;
     let new_topics: Vec<NewTopic> = specs
         .iter()
         .map(|(name, partitions, config)| {
-            let mut t = NewTopic::new(name, *partitions, TopicReplication::Fixed(k.replication_factor));
+            let mut t = NewTopic::new(
+                name,
+                *partitions,
+                TopicReplication::Fixed(k.replication_factor),
+            );
             for (key, value) in config {
                 t = t.set(key, value);
             }

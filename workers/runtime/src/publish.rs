@@ -9,7 +9,10 @@ use handoff_core::replay::ReplayRecord;
 use rdkafka::message::OwnedHeaders;
 
 /// Publishes the records, keyed by conversation id, and waits until every one is acknowledged.
-pub async fn produce_replay(settings: &Settings, records: &[ReplayRecord]) -> Result<usize, WorkerError> {
+pub async fn produce_replay(
+    settings: &Settings,
+    records: &[ReplayRecord],
+) -> Result<usize, WorkerError> {
     let rt = Runtime::new(settings.clone())?;
     let topics = settings.topics();
     rt.prepare(
@@ -34,16 +37,36 @@ pub async fn produce_replay(settings: &Settings, records: &[ReplayRecord]) -> Re
                 record: OutRecord::Command(c.clone()),
             },
         };
-        let bytes = rt.encode(&out).await.map_err(|e| WorkerError::Startup(e.to_string()))?;
-        deliveries.push(rt.send(&out.topic, Some(out.key.as_bytes()), Some(&bytes), OwnedHeaders::new()).await?);
+        let bytes = rt
+            .encode(&out)
+            .await
+            .map_err(|e| WorkerError::Startup(e.to_string()))?;
+        deliveries.push(
+            rt.send(
+                &out.topic,
+                Some(out.key.as_bytes()),
+                Some(&bytes),
+                OwnedHeaders::new(),
+            )
+            .await?,
+        );
     }
     for d in deliveries {
         match d.await {
             Ok(Ok(_)) => {}
-            Ok(Err((e, _))) => return Err(WorkerError::Delivery { topic: String::new(), error: e.to_string() }),
-            Err(_) => return Err(WorkerError::Delivery { topic: String::new(), error: "canceled".into() }),
+            Ok(Err((e, _))) => {
+                return Err(WorkerError::Delivery {
+                    topic: String::new(),
+                    error: e.to_string(),
+                })
+            }
+            Err(_) => {
+                return Err(WorkerError::Delivery {
+                    topic: String::new(),
+                    error: "canceled".into(),
+                })
+            }
         }
     }
     Ok(records.len())
 }
-

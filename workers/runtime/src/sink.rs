@@ -46,7 +46,10 @@ pub trait Sink: Send + 'static {
     fn inputs(&self) -> Vec<String>;
     /// Writes the batch atomically. Returns the records it refused (index and why) — they go to
     /// the DLQ after the write commits — or an error for the whole batch.
-    fn write(&mut self, batch: &[SinkRecord]) -> impl Future<Output = Result<Vec<(usize, Rejection)>, SinkError>> + Send;
+    fn write(
+        &mut self,
+        batch: &[SinkRecord],
+    ) -> impl Future<Output = Result<Vec<(usize, Rejection)>, SinkError>> + Send;
 }
 
 struct Raw {
@@ -107,7 +110,10 @@ pub async fn run_sink<S: Sink>(
                     let mut headers = OwnedHeaders::new();
                     if let Some(h) = m.headers() {
                         for x in h.iter() {
-                            headers = headers.insert(Header { key: x.key, value: x.value });
+                            headers = headers.insert(Header {
+                                key: x.key,
+                                value: x.value,
+                            });
                         }
                     }
                     raws.push(Raw {
@@ -134,7 +140,12 @@ pub async fn run_sink<S: Sink>(
         let mut origin = Vec::with_capacity(raws.len());
         let mut dead: Vec<(usize, DeadLetter)> = Vec::new();
         for (i, raw) in raws.iter().enumerate() {
-            match retry_transient(|| rt.codec.decode_value(raw.payload.as_deref()), Some(&stop_rx)).await {
+            match retry_transient(
+                || rt.codec.decode_value(raw.payload.as_deref()),
+                Some(&stop_rx),
+            )
+            .await
+            {
                 Ok(value) => {
                     batch.push(SinkRecord {
                         topic: raw.topic.clone(),
@@ -166,7 +177,9 @@ pub async fn run_sink<S: Sink>(
                     }
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
-                Err(SinkError::Fatal(e)) => break 'outer Err(WorkerError::Startup(format!("sink failed: {e}"))),
+                Err(SinkError::Fatal(e)) => {
+                    break 'outer Err(WorkerError::Startup(format!("sink failed: {e}")))
+                }
             }
         };
         for (idx, why) in rejected {
@@ -178,15 +191,36 @@ pub async fn run_sink<S: Sink>(
         for (i, d) in &dead {
             let raw = &raws[*i];
             warn!(topic = %raw.topic, partition = raw.partition, offset = raw.offset, kind = d.kind, error = %d.message, "dead-lettering input");
-            let headers = dlq::headers(raw.headers.clone(), d, &raw.topic, raw.partition, raw.offset, name);
-            let value = dlq::value_within(raw.payload.as_deref(), rt.settings.kafka.max_message_bytes);
-            deliveries.push(rt.send(&dlq_topic, raw.key.as_deref(), value, headers).await?);
+            let headers = dlq::headers(
+                raw.headers.clone(),
+                d,
+                &raw.topic,
+                raw.partition,
+                raw.offset,
+                name,
+            );
+            let value =
+                dlq::value_within(raw.payload.as_deref(), rt.settings.kafka.max_message_bytes);
+            deliveries.push(
+                rt.send(&dlq_topic, raw.key.as_deref(), value, headers)
+                    .await?,
+            );
         }
         for d in deliveries {
             match d.await {
                 Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => break 'outer Err(WorkerError::Delivery { topic: dlq_topic.clone(), error: e.to_string() }),
-                Err(_) => break 'outer Err(WorkerError::Delivery { topic: dlq_topic.clone(), error: "canceled".into() }),
+                Ok(Err((e, _))) => {
+                    break 'outer Err(WorkerError::Delivery {
+                        topic: dlq_topic.clone(),
+                        error: e.to_string(),
+                    })
+                }
+                Err(_) => {
+                    break 'outer Err(WorkerError::Delivery {
+                        topic: dlq_topic.clone(),
+                        error: "canceled".into(),
+                    })
+                }
             }
         }
         for raw in &raws {

@@ -6,7 +6,8 @@ use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global subscriber. Safe to call twice (the second call does nothing).
 pub fn init(settings: &TelemetrySettings) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if settings.format == "json" {
         builder.json().flatten_event(true).try_init()

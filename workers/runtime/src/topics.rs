@@ -49,7 +49,9 @@ impl Topics {
     }
     /// The team a team topic belongs to, if it is one.
     pub fn team_of<'a>(&self, topic: &'a str) -> Option<&'a str> {
-        topic.strip_prefix(&self.prefix)?.strip_prefix("handoff.team.")
+        topic
+            .strip_prefix(&self.prefix)?
+            .strip_prefix("handoff.team.")
     }
 }
 

@@ -26,9 +26,9 @@ use crate::kafka;
 use apache_avro::types::Value;
 use handoff_core::records::*;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,7 +126,8 @@ pub enum WorkerError {
 
 impl Runtime {
     pub fn new(settings: Settings) -> Result<Runtime, WorkerError> {
-        let codec = Codec::new(&settings.registry).map_err(|e| WorkerError::Startup(e.to_string()))?;
+        let codec =
+            Codec::new(&settings.registry).map_err(|e| WorkerError::Startup(e.to_string()))?;
         let producer: FutureProducer = kafka::producer_config(&settings.kafka)
             .create()
             .map_err(|e| WorkerError::Startup(format!("producer: {e}")))?;
@@ -139,18 +140,32 @@ impl Runtime {
 
     /// Creates the topics a stage needs and registers its output schemas. An incompatible schema
     /// is a start-up error that names the subject.
-    pub async fn prepare(&self, inputs: &[String], outputs: &[(String, &'static str)]) -> Result<(), WorkerError> {
+    pub async fn prepare(
+        &self,
+        inputs: &[String],
+        outputs: &[(String, &'static str)],
+    ) -> Result<(), WorkerError> {
         let k = &self.settings.kafka;
         let topics = self.settings.topics();
-        let mut specs: Vec<(String, i32, Vec<(&str, &str)>)> = Vec::new();
-        for t in inputs.iter().filter(|t| !t.starts_with('^')).chain(outputs.iter().map(|(t, _)| t)) {
+        let mut specs: Vec<kafka::TopicSpec<'_>> = Vec::new();
+        for t in inputs
+            .iter()
+            .filter(|t| !t.starts_with('^'))
+            .chain(outputs.iter().map(|(t, _)| t))
+        {
             if !specs.iter().any(|(n, _, _)| n == t) {
-                let partitions = if topics.team_of(t).is_some() { k.team_partitions } else { k.partitions };
+                let partitions = if topics.team_of(t).is_some() {
+                    k.team_partitions
+                } else {
+                    k.partitions
+                };
                 specs.push((t.clone(), partitions, vec![]));
             }
         }
         specs.push((topics.dlq(), k.partitions, vec![]));
-        kafka::ensure_topics(k, &specs).await.map_err(|e| WorkerError::Startup(e.to_string()))?;
+        kafka::ensure_topics(k, &specs)
+            .await
+            .map_err(|e| WorkerError::Startup(e.to_string()))?;
         for (topic, schema) in outputs {
             retry_transient(|| self.codec.register_text(topic, schema), None)
                 .await
@@ -217,7 +232,10 @@ impl Runtime {
 
 /// Retries `f` while it fails transiently (registry down), with capped exponential backoff.
 /// `shutdown` (when given) ends the wait early with the last error.
-pub async fn retry_transient<T, F, Fut>(mut f: F, shutdown: Option<&watch::Receiver<bool>>) -> Result<T, CodecError>
+pub async fn retry_transient<T, F, Fut>(
+    mut f: F,
+    shutdown: Option<&watch::Receiver<bool>>,
+) -> Result<T, CodecError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, CodecError>>,
@@ -327,7 +345,8 @@ async fn process<S: Stage>(
 ) -> Result<Pending, WorkerError> {
     let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
     let outcome: Result<Vec<(Outgoing, Vec<u8>)>, DeadLetter> = async {
-        let value = match retry_transient(|| rt.codec.decode_value(msg.payload()), Some(stop)).await {
+        let value = match retry_transient(|| rt.codec.decode_value(msg.payload()), Some(stop)).await
+        {
             Ok(v) => v,
             Err(e) if e.is_transient() => return Err(DeadLetter::transient(e.to_string())),
             Err(e) => return Err(DeadLetter::new("undecodable", e.to_string())),
@@ -344,7 +363,10 @@ async fn process<S: Stage>(
             .map_err(|r| DeadLetter::new(r.kind, r.message))?;
         let mut encoded = Vec::with_capacity(outs.len());
         for out in outs {
-            let bytes = rt.encode(&out).await.map_err(|e| DeadLetter::new("encode_failed", e.to_string()))?;
+            let bytes = rt
+                .encode(&out)
+                .await
+                .map_err(|e| DeadLetter::new("encode_failed", e.to_string()))?;
             if bytes.len() > rt.settings.kafka.max_message_bytes {
                 return Err(DeadLetter::new(
                     "output_too_large",
@@ -368,23 +390,44 @@ async fn process<S: Stage>(
         Ok(encoded) => {
             for (out, bytes) in encoded {
                 let f = rt
-                    .send(&out.topic, Some(out.key.as_bytes()), Some(&bytes), copy_headers(msg))
+                    .send(
+                        &out.topic,
+                        Some(out.key.as_bytes()),
+                        Some(&bytes),
+                        copy_headers(msg),
+                    )
                     .await?;
                 deliveries.push(f);
             }
         }
         Err(dead) if dead.transient => {
             // Shutting down while the registry is away: leave the offset unstored.
-            return Err(WorkerError::Startup(format!("stopping during a registry outage: {}", dead.message)));
+            return Err(WorkerError::Startup(format!(
+                "stopping during a registry outage: {}",
+                dead.message
+            )));
         }
         Err(dead) => {
             warn!(topic, partition, offset, kind = dead.kind, error = %dead.message, "dead-lettering input");
-            let headers = dlq::headers(copy_headers(msg), &dead, topic, partition, offset, stage.name());
+            let headers = dlq::headers(
+                copy_headers(msg),
+                &dead,
+                topic,
+                partition,
+                offset,
+                stage.name(),
+            );
             let value = dlq::value_within(msg.payload(), rt.settings.kafka.max_message_bytes);
             deliveries.push(rt.send(dlq_topic, msg.key(), value, headers).await?);
         }
     }
-    debug!(topic, partition, offset, outputs = deliveries.len(), "handled");
+    debug!(
+        topic,
+        partition,
+        offset,
+        outputs = deliveries.len(),
+        "handled"
+    );
     Ok(Pending {
         topic: topic.to_string(),
         partition,
@@ -406,7 +449,11 @@ fn out_name(r: &OutRecord) -> &'static str {
 }
 
 /// Awaits deliveries in consumption order and stores offsets behind them.
-async fn acker(consumer: Arc<StreamConsumer>, mut rx: mpsc::Receiver<Pending>, fail: watch::Sender<Option<String>>) {
+async fn acker(
+    consumer: Arc<StreamConsumer>,
+    mut rx: mpsc::Receiver<Pending>,
+    fail: watch::Sender<Option<String>>,
+) {
     while let Some(p) = rx.recv().await {
         for d in p.deliveries {
             let failed = match d.await {

@@ -46,6 +46,9 @@ pub struct ConversationState {
 }
 
 /// What the detector publishes.
+// Outputs are built once and moved straight to the producer; boxing the large signal would add
+// an allocation per escalation for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum DetectorOutput {
     Signal(StopSignal),
@@ -118,7 +121,10 @@ impl ConversationState {
 
     /// Whether a human owns the conversation now (no new escalation fires).
     pub fn human_owned(&self) -> bool {
-        matches!(self.control, ControlState::AwaitingHuman | ControlState::Claimed)
+        matches!(
+            self.control,
+            ControlState::AwaitingHuman | ControlState::Claimed
+        )
     }
 }
 
@@ -209,7 +215,16 @@ fn escalate(
     state.handoff_id = Some(handoff_id.clone());
     state.claimed_by = None;
 
-    let signal = signal_for(state, &handoff_id, &event.event_id, Decision::Escalate, reasons, urgency, now, policy);
+    let signal = signal_for(
+        state,
+        &handoff_id,
+        &event.event_id,
+        Decision::Escalate,
+        reasons,
+        urgency,
+        now,
+        policy,
+    );
     vec![
         DetectorOutput::Signal(signal),
         DetectorOutput::Control(AgentControl {
@@ -293,105 +308,177 @@ pub fn on_command(
     // A command that names a handoff other than the open one is about the past: reject it.
     if let (Some(named), Some(current)) = (&cmd.handoff_id, &state.handoff_id) {
         if named != current {
-            return vec![reject(state, cmd, &actor, "the command names a handoff that is not this conversation's current one")];
+            return vec![reject(
+                state,
+                cmd,
+                &actor,
+                "the command names a handoff that is not this conversation's current one",
+            )];
         }
     }
 
-    let (transition, to, extra): (&str, ControlState, Vec<DetectorOutput>) = match (cmd.action, open) {
-        (CommandAction::Unknown, _) => {
-            return vec![reject(state, cmd, &actor, "unknown action")];
-        }
-        (CommandAction::Claim, Some(_)) if state.control == ControlState::Claimed => {
-            if state.claimed_by.as_deref() == Some(cmd.operator.id.as_str()) {
-                return Vec::new(); // a repeated claim by the owner is a no-op
+    let (transition, to, extra): (&str, ControlState, Vec<DetectorOutput>) =
+        match (cmd.action, open) {
+            (CommandAction::Unknown, _) => {
+                return vec![reject(state, cmd, &actor, "unknown action")];
             }
-            return vec![reject(state, cmd, &actor, "already claimed by another operator")];
-        }
-        (CommandAction::Claim | CommandAction::TakeOver, Some(_)) => {
-            state.claimed_by = Some(cmd.operator.id.clone());
-            let t = if cmd.action == CommandAction::Claim { "claimed" } else { "taken_over" };
-            (t, ControlState::Claimed, Vec::new())
-        }
-        (CommandAction::TakeOver | CommandAction::Pause, None) => {
-            // A human pulls an active conversation without a stop condition.
-            let handoff_id = ids::handoff_id(&state.conversation_id, &cmd.command_id);
-            state.handoff_id = Some(handoff_id.clone());
-            let reason = Reason {
-                kind: ReasonKind::Manual,
-                rule_id: format!("manual.{}", if cmd.action == CommandAction::Pause { "pause" } else { "take_over" }),
-                score: 1.0,
-                threshold: None,
-                evidence_event_id: cmd.command_id.clone(),
-                evidence_text: cmd.note.clone().unwrap_or_default(),
-            };
-            let signal = signal_for(state, &handoff_id, &cmd.command_id, Decision::Escalate, vec![reason], Urgency::Normal, now, policy);
-            let control = AgentControl {
-                control_id: ids::derive("control", &[&handoff_id, "pause"]),
-                conversation_id: state.conversation_id.clone(),
-                handoff_id: Some(handoff_id.clone()),
-                issued_at: now,
-                action: ControlAction::Pause,
-                contact_notice: Some(policy.handoff.contact_notice.clone()),
-                handoff_context: None,
-                send_follow_up_now: false,
-                follow_up_skipped_reason: None,
-            };
-            if cmd.action == CommandAction::TakeOver {
+            (CommandAction::Claim, Some(_)) if state.control == ControlState::Claimed => {
+                if state.claimed_by.as_deref() == Some(cmd.operator.id.as_str()) {
+                    return Vec::new(); // a repeated claim by the owner is a no-op
+                }
+                return vec![reject(
+                    state,
+                    cmd,
+                    &actor,
+                    "already claimed by another operator",
+                )];
+            }
+            (CommandAction::Claim | CommandAction::TakeOver, Some(_)) => {
                 state.claimed_by = Some(cmd.operator.id.clone());
-                ("taken_over", ControlState::Claimed, vec![DetectorOutput::Signal(signal), DetectorOutput::Control(control)])
-            } else {
-                state.claimed_by = None;
-                ("paused", ControlState::AwaitingHuman, vec![DetectorOutput::Signal(signal), DetectorOutput::Control(control)])
+                let t = if cmd.action == CommandAction::Claim {
+                    "claimed"
+                } else {
+                    "taken_over"
+                };
+                (t, ControlState::Claimed, Vec::new())
             }
-        }
-        (CommandAction::Pause, Some(_)) => return Vec::new(), // already paused
-        (CommandAction::Resume, Some(handoff_id)) => {
-            let context = cmd.note.as_deref().filter(|n| !n.trim().is_empty()).map(handback_context);
-            let control = AgentControl {
-                control_id: ids::derive("control", &[&handoff_id, "resume", &cmd.command_id]),
-                conversation_id: state.conversation_id.clone(),
-                handoff_id: Some(handoff_id),
-                issued_at: now,
-                action: ControlAction::Resume,
-                contact_notice: None,
-                handoff_context: context,
-                send_follow_up_now: cmd.send_follow_up_now,
-                follow_up_skipped_reason: None,
-            };
-            state.claimed_by = None;
-            ("resumed", ControlState::ReturnedToAgent, vec![DetectorOutput::Control(control)])
-        }
-        (CommandAction::Resolve, Some(handoff_id)) => {
-            let control = AgentControl {
-                control_id: ids::derive("control", &[&handoff_id, "resolve", &cmd.command_id]),
-                conversation_id: state.conversation_id.clone(),
-                handoff_id: Some(handoff_id),
-                issued_at: now,
-                action: ControlAction::Resume,
-                contact_notice: None,
-                handoff_context: Some(match cmd.note.as_deref() {
-                    Some(n) if !n.trim().is_empty() => format!("A human resolved this conversation. Their note: {n}"),
-                    _ => "A human resolved this conversation.".to_string(),
-                }),
-                send_follow_up_now: false,
-                follow_up_skipped_reason: None,
-            };
-            ("resolved", ControlState::Resolved, vec![DetectorOutput::Control(control)])
-        }
-        (CommandAction::Reassign, Some(_)) => {
-            match cmd.target_team.as_deref() {
+            (CommandAction::TakeOver | CommandAction::Pause, None) => {
+                // A human pulls an active conversation without a stop condition.
+                let handoff_id = ids::handoff_id(&state.conversation_id, &cmd.command_id);
+                state.handoff_id = Some(handoff_id.clone());
+                let reason = Reason {
+                    kind: ReasonKind::Manual,
+                    rule_id: format!(
+                        "manual.{}",
+                        if cmd.action == CommandAction::Pause {
+                            "pause"
+                        } else {
+                            "take_over"
+                        }
+                    ),
+                    score: 1.0,
+                    threshold: None,
+                    evidence_event_id: cmd.command_id.clone(),
+                    evidence_text: cmd.note.clone().unwrap_or_default(),
+                };
+                let signal = signal_for(
+                    state,
+                    &handoff_id,
+                    &cmd.command_id,
+                    Decision::Escalate,
+                    vec![reason],
+                    Urgency::Normal,
+                    now,
+                    policy,
+                );
+                let control = AgentControl {
+                    control_id: ids::derive("control", &[&handoff_id, "pause"]),
+                    conversation_id: state.conversation_id.clone(),
+                    handoff_id: Some(handoff_id.clone()),
+                    issued_at: now,
+                    action: ControlAction::Pause,
+                    contact_notice: Some(policy.handoff.contact_notice.clone()),
+                    handoff_context: None,
+                    send_follow_up_now: false,
+                    follow_up_skipped_reason: None,
+                };
+                if cmd.action == CommandAction::TakeOver {
+                    state.claimed_by = Some(cmd.operator.id.clone());
+                    (
+                        "taken_over",
+                        ControlState::Claimed,
+                        vec![
+                            DetectorOutput::Signal(signal),
+                            DetectorOutput::Control(control),
+                        ],
+                    )
+                } else {
+                    state.claimed_by = None;
+                    (
+                        "paused",
+                        ControlState::AwaitingHuman,
+                        vec![
+                            DetectorOutput::Signal(signal),
+                            DetectorOutput::Control(control),
+                        ],
+                    )
+                }
+            }
+            (CommandAction::Pause, Some(_)) => return Vec::new(), // already paused
+            (CommandAction::Resume, Some(handoff_id)) => {
+                let context = cmd
+                    .note
+                    .as_deref()
+                    .filter(|n| !n.trim().is_empty())
+                    .map(handback_context);
+                let control = AgentControl {
+                    control_id: ids::derive("control", &[&handoff_id, "resume", &cmd.command_id]),
+                    conversation_id: state.conversation_id.clone(),
+                    handoff_id: Some(handoff_id),
+                    issued_at: now,
+                    action: ControlAction::Resume,
+                    contact_notice: None,
+                    handoff_context: context,
+                    send_follow_up_now: cmd.send_follow_up_now,
+                    follow_up_skipped_reason: None,
+                };
+                state.claimed_by = None;
+                (
+                    "resumed",
+                    ControlState::ReturnedToAgent,
+                    vec![DetectorOutput::Control(control)],
+                )
+            }
+            (CommandAction::Resolve, Some(handoff_id)) => {
+                let control = AgentControl {
+                    control_id: ids::derive("control", &[&handoff_id, "resolve", &cmd.command_id]),
+                    conversation_id: state.conversation_id.clone(),
+                    handoff_id: Some(handoff_id),
+                    issued_at: now,
+                    action: ControlAction::Resume,
+                    contact_notice: None,
+                    handoff_context: Some(match cmd.note.as_deref() {
+                        Some(n) if !n.trim().is_empty() => {
+                            format!("A human resolved this conversation. Their note: {n}")
+                        }
+                        _ => "A human resolved this conversation.".to_string(),
+                    }),
+                    send_follow_up_now: false,
+                    follow_up_skipped_reason: None,
+                };
+                (
+                    "resolved",
+                    ControlState::Resolved,
+                    vec![DetectorOutput::Control(control)],
+                )
+            }
+            (CommandAction::Reassign, Some(_)) => match cmd.target_team.as_deref() {
                 Some(team) if policy.has_team(team) => {
                     state.claimed_by = None;
                     ("reassigned", ControlState::AwaitingHuman, Vec::new())
                 }
-                Some(team) => return vec![reject(state, cmd, &actor, &format!("unknown team {team:?}"))],
+                Some(team) => {
+                    return vec![reject(
+                        state,
+                        cmd,
+                        &actor,
+                        &format!("unknown team {team:?}"),
+                    )]
+                }
                 None => return vec![reject(state, cmd, &actor, "reassign needs a target_team")],
+            },
+            (_, None) => {
+                return vec![reject(
+                    state,
+                    cmd,
+                    &actor,
+                    &format!(
+                        "no open handoff (conversation is {})",
+                        state.control.as_str()
+                    ),
+                )];
             }
-        }
-        (_, None) => {
-            return vec![reject(state, cmd, &actor, &format!("no open handoff (conversation is {})", state.control.as_str()))];
-        }
-    };
+        };
 
     let handoff_id = state.handoff_id.clone().unwrap_or_default();
     let mut out = extra;
@@ -408,10 +495,18 @@ pub fn on_command(
         accepted: true,
         rejection_reason: None,
         command_id: Some(cmd.command_id.clone()),
-        team: if cmd.action == CommandAction::Reassign { cmd.target_team.clone() } else { Some(cmd.operator.team.clone()).filter(|t| !t.is_empty()) },
+        team: if cmd.action == CommandAction::Reassign {
+            cmd.target_team.clone()
+        } else {
+            Some(cmd.operator.team.clone()).filter(|t| !t.is_empty())
+        },
     }));
     // returned_to_agent is a passing state: the agent is active again at once.
-    state.control = if to == ControlState::ReturnedToAgent { ControlState::AgentActive } else { to };
+    state.control = if to == ControlState::ReturnedToAgent {
+        ControlState::AgentActive
+    } else {
+        to
+    };
     out
 }
 
@@ -423,7 +518,12 @@ pub fn handback_context(note: &str) -> String {
     )
 }
 
-fn reject(state: &ConversationState, cmd: &OperatorCommand, actor: &str, why: &str) -> DetectorOutput {
+fn reject(
+    state: &ConversationState,
+    cmd: &OperatorCommand,
+    actor: &str,
+    why: &str,
+) -> DetectorOutput {
     let handoff_id = cmd
         .handoff_id
         .clone()

@@ -94,7 +94,11 @@ fn controls(out: &[DetectorOutput]) -> Vec<&AgentControl> {
 /// An escalated conversation: state, and the handoff id.
 fn escalated() -> (ConversationState, String) {
     let mut s = ConversationState::new("c1");
-    let out = on_event(&mut s, &contact_says("e1", 0, "can I talk to a person?"), &policy());
+    let out = on_event(
+        &mut s,
+        &contact_says("e1", 0, "can I talk to a person?"),
+        &policy(),
+    );
     let handoff = signals(&out)[0].handoff_id.clone();
     (s, handoff)
 }
@@ -103,8 +107,17 @@ fn escalated() -> (ConversationState, String) {
 fn explicit_request_escalates_with_pause_notice_and_lifecycle() {
     let p = policy();
     let mut s = ConversationState::new("c1");
-    assert!(on_event(&mut s, &contact_says("e0", 0, "hello, my order is late"), &p).is_empty());
-    let out = on_event(&mut s, &contact_says("e1", 1, "can I talk to a person?"), &p);
+    assert!(on_event(
+        &mut s,
+        &contact_says("e0", 0, "hello, my order is late"),
+        &p
+    )
+    .is_empty());
+    let out = on_event(
+        &mut s,
+        &contact_says("e1", 1, "can I talk to a person?"),
+        &p,
+    );
     let sig = signals(&out);
     assert_eq!(sig.len(), 1);
     assert_eq!(sig[0].decision, Decision::Escalate);
@@ -113,19 +126,33 @@ fn explicit_request_escalates_with_pause_notice_and_lifecycle() {
     assert_eq!(sig[0].reasons[0].evidence_event_id, "e1");
     assert_eq!(sig[0].trigger_event_id, "e1");
     assert_eq!(sig[0].policy_version, p.version());
-    assert_eq!(sig[0].transcript.len(), 2, "the window carries the earlier turn");
+    assert_eq!(
+        sig[0].transcript.len(),
+        2,
+        "the window carries the earlier turn"
+    );
     let ctl = controls(&out);
     assert_eq!(ctl[0].action, ControlAction::Pause);
-    assert_eq!(ctl[0].contact_notice.as_deref(), Some(p.handoff.contact_notice.as_str()));
+    assert_eq!(
+        ctl[0].contact_notice.as_deref(),
+        Some(p.handoff.contact_notice.as_str())
+    );
     let lc = lifecycles(&out);
-    assert_eq!((lc[0].from_state, lc[0].to_state), (ControlState::AgentActive, ControlState::AwaitingHuman));
+    assert_eq!(
+        (lc[0].from_state, lc[0].to_state),
+        (ControlState::AgentActive, ControlState::AwaitingHuman)
+    );
     assert_eq!(s.control, ControlState::AwaitingHuman);
 }
 
 #[test]
 fn tool_call_escalates_with_its_arguments_as_evidence() {
     let mut s = ConversationState::new("c1");
-    let out = on_event(&mut s, &agent_calls("e1", 0, "transfer_to_human"), &policy());
+    let out = on_event(
+        &mut s,
+        &agent_calls("e1", 0, "transfer_to_human"),
+        &policy(),
+    );
     let sig = signals(&out);
     assert_eq!(sig[0].reasons[0].kind, ReasonKind::ToolCall);
     assert!(sig[0].reasons[0].evidence_text.contains("refund approval"));
@@ -149,8 +176,17 @@ fn handoff_ids_are_deterministic() {
 #[test]
 fn no_second_escalation_while_a_human_owns_it() {
     let (mut s, _) = escalated();
-    assert!(on_event(&mut s, &contact_says("e2", 1, "hello?? get me a manager"), &policy()).is_empty());
-    on_command(&mut s, &command("k1", 2, CommandAction::Claim, "u1"), &policy());
+    assert!(on_event(
+        &mut s,
+        &contact_says("e2", 1, "hello?? get me a manager"),
+        &policy()
+    )
+    .is_empty());
+    on_command(
+        &mut s,
+        &command("k1", 2, CommandAction::Claim, "u1"),
+        &policy(),
+    );
     assert!(on_event(&mut s, &contact_says("e3", 3, "I want a human"), &policy()).is_empty());
     assert_eq!(s.transcript.len(), 3, "turns are still recorded");
 }
@@ -158,9 +194,18 @@ fn no_second_escalation_while_a_human_owns_it() {
 #[test]
 fn redelivered_event_is_ignored() {
     let (mut s, _) = escalated();
-    on_command(&mut s, &command("k1", 1, CommandAction::Resume, "u1"), &policy());
+    on_command(
+        &mut s,
+        &command("k1", 1, CommandAction::Resume, "u1"),
+        &policy(),
+    );
     // The same triggering event delivered again after the handback must not escalate again.
-    assert!(on_event(&mut s, &contact_says("e1", 0, "can I talk to a person?"), &policy()).is_empty());
+    assert!(on_event(
+        &mut s,
+        &contact_says("e1", 0, "can I talk to a person?"),
+        &policy()
+    )
+    .is_empty());
 }
 
 #[test]
@@ -181,47 +226,109 @@ fn claim_then_resume_with_note_hands_back_with_context() {
     let ctl = controls(&out);
     assert_eq!(ctl[0].action, ControlAction::Resume);
     let context = ctl[0].handoff_context.as_deref().unwrap();
-    assert!(context.contains("Refund approved, 7 days to clear."), "{context}");
+    assert!(
+        context.contains("Refund approved, 7 days to clear."),
+        "{context}"
+    );
     assert!(context.contains("Do not re-open topics"), "{context}");
     assert!(ctl[0].send_follow_up_now);
     let lc = lifecycles(&out);
-    assert_eq!((lc[0].from_state, lc[0].to_state), (ControlState::Claimed, ControlState::ReturnedToAgent));
+    assert_eq!(
+        (lc[0].from_state, lc[0].to_state),
+        (ControlState::Claimed, ControlState::ReturnedToAgent)
+    );
     assert_eq!(s.control, ControlState::AgentActive);
 
     // A genuinely new request after the handback escalates again, as a new handoff.
-    let out = on_event(&mut s, &contact_says("e9", 30, "I need to speak with a manager"), &p);
+    let out = on_event(
+        &mut s,
+        &contact_says("e9", 30, "I need to speak with a manager"),
+        &p,
+    );
     assert_ne!(signals(&out)[0].handoff_id, handoff);
 }
 
 #[test]
 fn claim_by_another_operator_is_rejected_and_a_repeat_is_a_no_op() {
     let (mut s, _) = escalated();
-    on_command(&mut s, &command("k1", 1, CommandAction::Claim, "u1"), &policy());
-    assert!(on_command(&mut s, &command("k1", 1, CommandAction::Claim, "u1"), &policy()).is_empty(), "same command id");
-    assert!(on_command(&mut s, &command("k1b", 1, CommandAction::Claim, "u1"), &policy()).is_empty(), "owner claims again");
-    let out = on_command(&mut s, &command("k2", 2, CommandAction::Claim, "u2"), &policy());
+    on_command(
+        &mut s,
+        &command("k1", 1, CommandAction::Claim, "u1"),
+        &policy(),
+    );
+    assert!(
+        on_command(
+            &mut s,
+            &command("k1", 1, CommandAction::Claim, "u1"),
+            &policy()
+        )
+        .is_empty(),
+        "same command id"
+    );
+    assert!(
+        on_command(
+            &mut s,
+            &command("k1b", 1, CommandAction::Claim, "u1"),
+            &policy()
+        )
+        .is_empty(),
+        "owner claims again"
+    );
+    let out = on_command(
+        &mut s,
+        &command("k2", 2, CommandAction::Claim, "u2"),
+        &policy(),
+    );
     let lc = lifecycles(&out);
     assert!(!lc[0].accepted);
-    assert!(lc[0].rejection_reason.as_deref().unwrap().contains("already claimed"));
+    assert!(lc[0]
+        .rejection_reason
+        .as_deref()
+        .unwrap()
+        .contains("already claimed"));
     assert_eq!(s.claimed_by.as_deref(), Some("u1"));
 }
 
 #[test]
 fn claim_on_a_resolved_handoff_is_rejected() {
     let (mut s, _) = escalated();
-    on_command(&mut s, &command("k1", 1, CommandAction::Claim, "u1"), &policy());
-    let out = on_command(&mut s, &command("k2", 2, CommandAction::Resolve, "u1"), &policy());
+    on_command(
+        &mut s,
+        &command("k1", 1, CommandAction::Claim, "u1"),
+        &policy(),
+    );
+    let out = on_command(
+        &mut s,
+        &command("k2", 2, CommandAction::Resolve, "u1"),
+        &policy(),
+    );
     assert_eq!(lifecycles(&out)[0].to_state, ControlState::Resolved);
-    let out = on_command(&mut s, &command("k3", 3, CommandAction::Claim, "u2"), &policy());
+    let out = on_command(
+        &mut s,
+        &command("k3", 3, CommandAction::Claim, "u2"),
+        &policy(),
+    );
     let lc = lifecycles(&out);
     assert!(!lc[0].accepted);
-    assert!(lc[0].rejection_reason.as_deref().unwrap().contains("no open handoff"), "{:?}", lc[0].rejection_reason);
+    assert!(
+        lc[0]
+            .rejection_reason
+            .as_deref()
+            .unwrap()
+            .contains("no open handoff"),
+        "{:?}",
+        lc[0].rejection_reason
+    );
 }
 
 #[test]
 fn resume_with_nobody_to_resume_is_rejected() {
     let mut s = ConversationState::new("c1");
-    let out = on_command(&mut s, &command("k1", 1, CommandAction::Resume, "u1"), &policy());
+    let out = on_command(
+        &mut s,
+        &command("k1", 1, CommandAction::Resume, "u1"),
+        &policy(),
+    );
     assert!(!lifecycles(&out)[0].accepted);
 }
 
@@ -243,8 +350,15 @@ fn take_over_pulls_an_active_conversation() {
 #[test]
 fn unknown_action_and_unknown_team_are_rejected() {
     let (mut s, _) = escalated();
-    let out = on_command(&mut s, &command("k1", 1, CommandAction::Unknown, "u1"), &policy());
-    assert_eq!(lifecycles(&out)[0].rejection_reason.as_deref(), Some("unknown action"));
+    let out = on_command(
+        &mut s,
+        &command("k1", 1, CommandAction::Unknown, "u1"),
+        &policy(),
+    );
+    assert_eq!(
+        lifecycles(&out)[0].rejection_reason.as_deref(),
+        Some("unknown action")
+    );
     let mut reassign = command("k2", 2, CommandAction::Reassign, "u1");
     reassign.target_team = Some("astronauts".into());
     let out = on_command(&mut s, &reassign, &policy());

@@ -1,0 +1,168 @@
+//! The sample conversations through all four workers on the real broker, registry and Postgres:
+//! what lands on the team topics and in the audit store is exactly what the offline pipeline
+//! (the same pure code) says it must be.
+
+use handoff_core::pipeline::{Output, Pipeline};
+use handoff_core::records::*;
+use handoff_core::replay::ReplayRecord;
+use handoff_runtime::publish::produce_replay;
+use handoff_tests::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+struct Expected {
+    /// handoff id → team
+    routes: BTreeMap<String, String>,
+    /// how many of them an event (not an operator command) triggers
+    from_events: usize,
+    /// handoff id → the state its last accepted lifecycle event left it in
+    states: BTreeMap<String, ControlState>,
+    /// every audit event id the store must hold
+    event_ids: BTreeSet<String>,
+    controls: Vec<AgentControl>,
+}
+
+fn is_event(records: &[ReplayRecord], id: &str) -> bool {
+    records
+        .iter()
+        .any(|r| matches!(r, ReplayRecord::Event(e) if e.event_id == id))
+}
+
+fn expected(records: &[ReplayRecord]) -> Expected {
+    let policy = handoff_core::Policy::builtin();
+    let mut pipeline = Pipeline::new(&policy);
+    let mut e = Expected {
+        routes: BTreeMap::new(),
+        from_events: 0,
+        states: BTreeMap::new(),
+        event_ids: BTreeSet::new(),
+        controls: Vec::new(),
+    };
+    for r in records {
+        if let ReplayRecord::Command(c) = r {
+            e.event_ids.insert(format!("command:{}", c.command_id));
+        }
+        for o in pipeline.feed(r) {
+            match o {
+                Output::Signal(s) => {
+                    e.event_ids.insert(format!("signal:{}", s.signal_id));
+                }
+                Output::Payload(p) => {
+                    e.event_ids.insert(format!("payload:{}", p.handoff_id));
+                }
+                Output::Route(r) => {
+                    e.from_events += usize::from(is_event(records, &r.payload.trigger_event_id));
+                    e.event_ids.insert(format!("route:{}", r.route_id));
+                    e.routes
+                        .insert(r.payload.handoff_id.clone(), r.routing.team.clone());
+                }
+                Output::Lifecycle(l) => {
+                    e.event_ids.insert(format!("lifecycle:{}", l.lifecycle_id));
+                    if l.accepted {
+                        e.states.insert(l.handoff_id.clone(), l.to_state);
+                    }
+                }
+                Output::Control(c) => e.controls.push(c),
+            }
+        }
+    }
+    e
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn samples_flow_through_all_four_workers_into_the_audit_store() -> anyhow::Result<()> {
+    let mut settings = test_settings("pipeline");
+    let db_url = with_database(&mut settings).await?;
+    let records = samples();
+    let want = expected(&records);
+    assert!(
+        want.routes.len() >= 3,
+        "the samples must escalate a few conversations"
+    );
+
+    let workers = start_all(&settings);
+    // Operators act on handoffs they have seen: the commands are published once the
+    // conversations' events have escalated (Kafka orders records within a topic, not across
+    // the events and commands topics).
+    let (events, commands): (Vec<ReplayRecord>, Vec<ReplayRecord>) = records
+        .iter()
+        .cloned()
+        .partition(|r| matches!(r, ReplayRecord::Event(_)));
+    produce_replay(&settings, &events).await?;
+
+    // The event-triggered handoffs land first; then the operators act, which routes the
+    // take-over handoffs too.
+    collect_routed(&settings, want.from_events, Duration::from_secs(90)).await?;
+    produce_replay(&settings, &commands).await?;
+    let routed = collect_routed(&settings, want.routes.len(), Duration::from_secs(90)).await?;
+    let got: BTreeMap<String, String> = routed
+        .iter()
+        .map(|(id, r)| (id.clone(), r.routing.team.clone()))
+        .collect();
+    assert_eq!(got, want.routes);
+    for r in routed.values() {
+        assert!(!r.payload.summary.is_empty());
+        assert!(r.payload.summary.split_whitespace().count() <= 80);
+        assert!(r.routing.claim_by > r.routing.routed_at);
+    }
+
+    // The agent was told to pause, and to resume with the operator's note where one was given.
+    let control = reader(&settings, &[settings.topics().control().as_str()]);
+    let got = read_until(&control, Duration::from_secs(60), |m| {
+        m.len() >= want.controls.len()
+    })
+    .await;
+    let controls: Vec<AgentControl> = decode_all(&settings, &got).await?;
+    let ids = |v: &[AgentControl]| {
+        v.iter()
+            .map(|c| c.control_id.clone())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(ids(&controls), ids(&want.controls));
+    assert!(controls.iter().any(|c| c.action == ControlAction::Resume
+        && c.handoff_context
+            .as_deref()
+            .is_some_and(|n| n.contains("Their note:"))));
+
+    // The audit store holds every handoff once, in its final state, and every event once.
+    let pool = sqlx::PgPool::connect(&db_url).await?;
+    let rows: Vec<(String, Option<String>, Option<String>)> =
+        eventually(Duration::from_secs(60), || {
+            let pool = pool.clone();
+            let n = want.routes.len();
+            let states = want.states.clone();
+            async move {
+                let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+                    "SELECT handoff_id, team, state FROM handoffs ORDER BY handoff_id",
+                )
+                .fetch_all(&pool)
+                .await?;
+                let settled = rows.len() == n
+                    && rows.iter().all(|(id, team, state)| {
+                        team.is_some() && states.get(id).map(|s| s.as_str()) == state.as_deref()
+                    });
+                Ok(settled.then_some(rows))
+            }
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("audit store did not settle: {e}"))?;
+    for (id, team, _) in &rows {
+        assert_eq!(team.as_deref(), want.routes.get(id).map(String::as_str));
+    }
+    let event_ids: BTreeSet<String> = eventually(Duration::from_secs(30), || {
+        let pool = pool.clone();
+        let n = want.event_ids.len();
+        async move {
+            let ids: Vec<(String,)> = sqlx::query_as("SELECT event_id FROM handoff_events")
+                .fetch_all(&pool)
+                .await?;
+            Ok((ids.len() >= n).then(|| ids.into_iter().map(|(i,)| i).collect()))
+        }
+    })
+    .await?;
+    assert_eq!(event_ids, want.event_ids);
+
+    stop_all(workers).await?;
+    pool.close().await;
+    Ok(())
+}
