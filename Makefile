@@ -52,7 +52,7 @@ stop:
 
 test: infra-up
 	@echo "==> cargo test --workspace (integration tests use the local stack via infra/env.sh)"
-	$(ENV) && cargo test --workspace
+	$(ENV) && cargo test --workspace --no-fail-fast
 
 bench:
 	@echo "==> criterion benchmarks (handoff-core)"
