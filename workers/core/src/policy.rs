@@ -37,6 +37,9 @@ pub struct Policy {
     pub rules: Rules,
     pub routing: RoutingPolicy,
     pub sla: Sla,
+    /// How the builder composes payloads.
+    #[serde(default)]
+    pub builder: crate::build::BuilderPolicy,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,6 +2,10 @@
 //!
 //! This is the built-in, deterministic composer: it needs nothing outside the process.
 
+mod settings;
+
+pub use settings::BuilderPolicy;
+
 use crate::records::*;
 
 pub const COMPOSER_NAME: &str = "builtin-extractive";
