@@ -71,7 +71,7 @@ fn signal_for(turns: usize) -> StopSignal {
     events.last_mut().unwrap().actor = Actor::Contact;
     events
         .iter()
-        .flat_map(|e| on_event(&mut state, e, &policy))
+        .flat_map(|e| on_event(&mut state, e, &policy, e.occurred_at))
         .find_map(|o| match o {
             DetectorOutput::Signal(s) => Some(s),
             _ => None,
@@ -92,7 +92,7 @@ fn detector(c: &mut Criterion) {
                     let s = states
                         .entry(e.conversation_id.clone())
                         .or_insert_with(|| ConversationState::new(&e.conversation_id));
-                    black_box(on_event(s, e, &policy));
+                    black_box(on_event(s, e, &policy, e.occurred_at));
                 }
             },
             BatchSize::SmallInput,

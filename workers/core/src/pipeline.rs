@@ -23,9 +23,13 @@ pub enum Output {
 }
 
 /// Offline pipeline state: every conversation's detector state.
+///
+/// Time is the records' own: each record is decided at its `occurred_at`/`issued_at`, and before
+/// it the SLA clock ticks to that time, so a replay shows the breaches a live run would have had.
 pub struct Pipeline<'p> {
     policy: &'p Policy,
     states: HashMap<String, ConversationState>,
+    sla_clock: bool,
 }
 
 impl<'p> Pipeline<'p> {
@@ -33,20 +37,40 @@ impl<'p> Pipeline<'p> {
         Pipeline {
             policy,
             states: HashMap::new(),
+            sla_clock: true,
         }
+    }
+
+    /// Without SLA ticks: what a live run produces when every record arrives within the claim-by
+    /// deadlines (the integration tests compare a live run against this).
+    pub fn without_sla_clock(mut self) -> Self {
+        self.sla_clock = false;
+        self
     }
 
     /// Feeds one record through all stages; returns every output in publish order.
     pub fn feed(&mut self, record: &ReplayRecord) -> Vec<Output> {
+        let now = match record {
+            ReplayRecord::Event(e) => e.occurred_at,
+            ReplayRecord::Command(c) => c.issued_at,
+        };
+        let mut detected = Vec::new();
+        if self.sla_clock {
+            let mut due: Vec<&mut ConversationState> = self.states.values_mut().filter(|s| s.claim_by_ms.is_some_and(|d| d <= now.timestamp_millis())).collect();
+            due.sort_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
+            for state in due {
+                detected.extend(detect::on_tick(state, self.policy, now));
+            }
+        }
         let conversation_id = record.conversation_id();
         let state = self
             .states
             .entry(conversation_id.to_string())
             .or_insert_with(|| ConversationState::new(conversation_id));
-        let detected = match record {
-            ReplayRecord::Event(e) => detect::on_event(state, e, self.policy),
-            ReplayRecord::Command(c) => detect::on_command(state, c, self.policy),
-        };
+        detected.extend(match record {
+            ReplayRecord::Event(e) => detect::on_event(state, e, self.policy, now),
+            ReplayRecord::Command(c) => detect::on_command(state, c, self.policy, now),
+        });
         let mut out = Vec::with_capacity(detected.len() + 2);
         for d in detected {
             match d {

@@ -6,6 +6,7 @@
 use crate::records::Urgency;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The policy that ships with the project (`infra/policy/default.toml`).
@@ -34,6 +35,9 @@ pub struct Policy {
     #[serde(skip)]
     resolved_version: String,
     pub handoff: HandoffSettings,
+    pub working_hours: WorkingHours,
+    #[serde(default)]
+    pub plans: Plans,
     pub rules: Rules,
     pub routing: RoutingPolicy,
     pub sla: Sla,
@@ -46,19 +50,116 @@ pub struct Policy {
 #[serde(deny_unknown_fields)]
 pub struct HandoffSettings {
     pub contact_notice: String,
+    /// The notice by conversation language (`es`, `de`, ...); `contact_notice` otherwise.
+    #[serde(default)]
+    pub contact_notices: BTreeMap<String, String>,
     #[serde(default = "default_transcript_window")]
     pub transcript_window: usize,
+    #[serde(default = "default_cooldown_turns")]
+    pub cooldown_turns: u32,
+    #[serde(default = "default_cooldown_minutes")]
+    pub cooldown_minutes: u32,
+    #[serde(default = "default_idle_eviction_minutes")]
+    pub idle_eviction_minutes: u32,
+}
+
+impl HandoffSettings {
+    /// The contact notice in the conversation's language, when the policy has one.
+    pub fn notice_for(&self, language: Option<&str>) -> &str {
+        language
+            .map(|l| l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase())
+            .and_then(|l| self.contact_notices.get(&l))
+            .map(String::as_str)
+            .unwrap_or(&self.contact_notice)
+    }
 }
 
 fn default_transcript_window() -> usize {
     20
+}
+fn default_cooldown_turns() -> u32 {
+    3
+}
+fn default_cooldown_minutes() -> u32 {
+    15
+}
+fn default_idle_eviction_minutes() -> u32 {
+    1440
+}
+
+/// When humans are around, in the tenant's time zone.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkingHours {
+    pub time_zone: String,
+    pub days: Vec<String>,
+    pub open: String,
+    pub close: String,
+    #[serde(skip)]
+    parsed: Option<ParsedHours>,
+}
+
+#[derive(Debug, Clone)]
+struct ParsedHours {
+    tz: chrono_tz::Tz,
+    days: Vec<chrono::Weekday>,
+    open: chrono::NaiveTime,
+    close: chrono::NaiveTime,
+}
+
+impl WorkingHours {
+    fn parse(&mut self) -> Result<(), String> {
+        let tz: chrono_tz::Tz = self
+            .time_zone
+            .parse()
+            .map_err(|_| format!("working_hours.time_zone: unknown time zone {:?}", self.time_zone))?;
+        let days = self
+            .days
+            .iter()
+            .map(|d| d.parse::<chrono::Weekday>().map_err(|_| format!("working_hours.days: {d:?} is not a weekday (mon, tue, ...)")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let time = |key: &str, v: &str| {
+            chrono::NaiveTime::parse_from_str(v, "%H:%M").map_err(|_| format!("working_hours.{key}: {v:?} is not HH:MM"))
+        };
+        let open = time("open", &self.open)?;
+        let close = time("close", &self.close)?;
+        if close <= open {
+            return Err("working_hours: close must be after open".into());
+        }
+        self.parsed = Some(ParsedHours { tz, days, open, close });
+        Ok(())
+    }
+
+    /// Whether `at` falls inside working hours.
+    pub fn contains(&self, at: chrono::DateTime<chrono::Utc>) -> bool {
+        use chrono::{Datelike, Timelike};
+        let Some(p) = &self.parsed else { return true };
+        let local = at.with_timezone(&p.tz);
+        let t = chrono::NaiveTime::from_hms_opt(local.hour(), local.minute(), local.second()).unwrap_or_default();
+        p.days.contains(&local.weekday()) && t >= p.open && t < p.close
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Plans {
+    /// Plan tiers for which handoff is off.
+    #[serde(default)]
+    pub handoff_disabled: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     pub explicit_request: RuleBase,
+    pub sentiment: SentimentRule,
+    pub threat: RuleBase,
+    pub keyword: KeywordRule,
     pub tool_call: ToolCallRule,
+    pub low_confidence: LowConfidenceRule,
+    pub out_of_scope: OutOfScopeRule,
+    pub sales: SalesRule,
+    pub fraud: RuleBase,
 }
 
 /// What every rule has: an id recorded on each decision, a switch, and the urgency it implies.
@@ -80,15 +181,153 @@ fn normal() -> Urgency {
     Urgency::Normal
 }
 
+// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
+// RuleBase refuses unknown keys instead.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SentimentRule {
+    #[serde(flatten)]
+    pub base: RuleBase,
+    pub turn_threshold: f64,
+    pub trajectory_window: usize,
+    pub trajectory_threshold: f64,
+}
+
+// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
+// RuleBase refuses unknown keys instead.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeywordRule {
+    #[serde(flatten)]
+    pub base: RuleBase,
+    pub keywords: Vec<String>,
+    /// Keywords that count only as the whole message (a bare "STOP").
+    #[serde(default)]
+    pub exact: Vec<String>,
+    /// Tenant id → extra keywords.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantKeywords>,
+    #[serde(skip)]
+    matchers: Option<KeywordMatchers>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct TenantKeywords {
+    pub keywords: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct KeywordMatchers {
+    default: regex::Regex,
+    tenants: BTreeMap<String, regex::Regex>,
+}
+
+fn keyword_regex(words: &[String]) -> Result<regex::Regex, String> {
+    // Word boundaries on both sides; inner spaces match any run of white space.
+    let alternatives: Vec<String> = words
+        .iter()
+        .filter(|w| !w.trim().is_empty())
+        .map(|w| {
+            w.split_whitespace()
+                .map(regex::escape)
+                .collect::<Vec<_>>()
+                .join(r"\s+")
+        })
+        .collect();
+    regex::Regex::new(&format!(r"(?i)\b(?:{})\b", alternatives.join("|"))).map_err(|e| e.to_string())
+}
+
+impl KeywordRule {
+    fn compile(&mut self) -> Result<(), String> {
+        let default = keyword_regex(&self.keywords).map_err(|e| format!("rules.keyword.keywords: {e}"))?;
+        let mut tenants = BTreeMap::new();
+        for (tenant, extra) in &self.tenants {
+            let mut all = self.keywords.clone();
+            all.extend(extra.keywords.iter().cloned());
+            tenants.insert(
+                tenant.clone(),
+                keyword_regex(&all).map_err(|e| format!("rules.keyword.tenants.{tenant}: {e}"))?,
+            );
+        }
+        self.matchers = Some(KeywordMatchers { default, tenants });
+        Ok(())
+    }
+
+    /// The first keyword in `text`, for this tenant's list.
+    pub fn find<'t>(&self, tenant: &str, text: &'t str) -> Option<&'t str> {
+        let bare = text.trim().trim_matches(|c: char| c.is_ascii_punctuation()).trim();
+        if self.exact.iter().any(|e| e.eq_ignore_ascii_case(bare)) {
+            return Some(bare);
+        }
+        let m = self.matchers.as_ref()?;
+        let re = m.tenants.get(tenant).unwrap_or(&m.default);
+        re.find(text).map(|x| x.as_str())
+    }
+}
+
+// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
+// RuleBase refuses unknown keys instead.
+#[derive(Debug, Clone, Deserialize)]
 pub struct ToolCallRule {
-    pub id: String,
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    #[serde(default = "normal")]
-    pub urgency: Urgency,
+    #[serde(flatten)]
+    pub base: RuleBase,
     pub names: Vec<String>,
+}
+
+// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
+// RuleBase refuses unknown keys instead.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LowConfidenceRule {
+    #[serde(flatten)]
+    pub base: RuleBase,
+    pub threshold: f64,
+    pub consecutive: u32,
+}
+
+// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
+// RuleBase refuses unknown keys instead.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutOfScopeRule {
+    #[serde(flatten)]
+    pub base: RuleBase,
+    /// Honour the agent's own `out_of_scope` flag.
+    #[serde(default = "yes")]
+    pub agent_flag: bool,
+    /// Topics outside every tenant's domain unless the tenant brings them in scope.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantScope>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantScope {
+    /// Topics this tenant handles itself.
+    #[serde(default)]
+    pub in_scope: Vec<String>,
+}
+
+impl OutOfScopeRule {
+    /// The out-of-scope topics for a tenant.
+    pub fn topics_for<'a>(&'a self, tenant: &str) -> impl Iterator<Item = &'a str> + 'a {
+        let in_scope: Vec<&str> = self
+            .tenants
+            .get(tenant)
+            .map(|t| t.in_scope.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        self.topics.iter().map(String::as_str).filter(move |t| !in_scope.contains(t))
+    }
+}
+
+// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
+// RuleBase refuses unknown keys instead.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SalesRule {
+    #[serde(flatten)]
+    pub base: RuleBase,
+    pub min_seats: u32,
+    pub min_budget: f64,
+    pub min_value: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,7 +386,10 @@ impl Policy {
                 format!("sha256:{}", &hex::encode(digest)[..12])
             }
         };
-        policy.validate().map_err(|message| PolicyError::Invalid {
+        policy
+            .prepare()
+            .and_then(|()| policy.validate())
+            .map_err(|message| PolicyError::Invalid {
             origin: origin.to_string(),
             message,
         })?;
@@ -174,6 +416,17 @@ impl Policy {
 
     pub fn has_team(&self, team: &str) -> bool {
         self.routing.teams.iter().any(|t| t == team)
+    }
+
+    /// Compiles what the rules need at run time (keyword matchers, time zone).
+    fn prepare(&mut self) -> Result<(), String> {
+        self.working_hours.parse()?;
+        self.rules.keyword.compile()
+    }
+
+    /// Whether handoff is off for this plan tier.
+    pub fn handoff_disabled_for(&self, plan: Option<&str>) -> bool {
+        plan.is_some_and(|p| self.plans.handoff_disabled.iter().any(|d| d.eq_ignore_ascii_case(p)))
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -214,6 +467,40 @@ impl Policy {
         }
         if self.rules.tool_call.names.is_empty() {
             return Err("rules.tool_call.names: name at least one tool".into());
+        }
+        let r = &self.rules;
+        if !(-1.0..=1.0).contains(&r.sentiment.turn_threshold) || !(-1.0..=1.0).contains(&r.sentiment.trajectory_threshold) {
+            return Err("rules.sentiment: thresholds are scores in [-1, 1]".into());
+        }
+        if r.sentiment.trajectory_window < 2 {
+            return Err("rules.sentiment.trajectory_window: at least 2 turns make a trajectory".into());
+        }
+        if !(0.0..=1.0).contains(&r.low_confidence.threshold) || r.low_confidence.consecutive == 0 {
+            return Err("rules.low_confidence: threshold in [0, 1] and consecutive >= 1".into());
+        }
+        for t in &r.out_of_scope.topics {
+            if !crate::detect::scope::KNOWN_TOPICS.contains(&t.as_str()) {
+                return Err(format!(
+                    "rules.out_of_scope.topics: unknown topic {t:?} (known: {})",
+                    crate::detect::scope::KNOWN_TOPICS.join(", ")
+                ));
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for id in [
+            &r.explicit_request.id,
+            &r.sentiment.base.id,
+            &r.threat.id,
+            &r.keyword.base.id,
+            &r.tool_call.base.id,
+            &r.low_confidence.base.id,
+            &r.out_of_scope.base.id,
+            &r.sales.base.id,
+            &r.fraud.id,
+        ] {
+            if !ids.insert(id) {
+                return Err(format!("rules: rule id {id:?} is used twice; ids must identify one rule"));
+            }
         }
         Ok(())
     }
@@ -257,6 +544,57 @@ mod tests {
             err.contains("\"billling\" is not one of routing.teams"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn bad_time_zone_and_hours_are_refused() {
+        let text = DEFAULT_POLICY_TOML.replace("Europe/Madrid", "Mars/Olympus");
+        let err = Policy::from_toml(&text, "p").unwrap_err().to_string();
+        assert!(err.contains("working_hours.time_zone"), "{err}");
+        let text = DEFAULT_POLICY_TOML.replace("close = \"18:00\"", "close = \"08:00\"");
+        assert!(Policy::from_toml(&text, "p").is_err());
+    }
+
+    #[test]
+    fn working_hours_follow_the_time_zone() {
+        use chrono::TimeZone;
+        let p = Policy::builtin();
+        // Friday 2026-11-20, 08:30 UTC = 09:30 in Madrid: open.
+        assert!(p.working_hours.contains(chrono::Utc.with_ymd_and_hms(2026, 11, 20, 8, 30, 0).unwrap()));
+        // 07:30 UTC = 08:30 in Madrid: not yet.
+        assert!(!p.working_hours.contains(chrono::Utc.with_ymd_and_hms(2026, 11, 20, 7, 30, 0).unwrap()));
+        // Saturday.
+        assert!(!p.working_hours.contains(chrono::Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap()));
+    }
+
+    #[test]
+    fn keywords_match_whole_words_per_tenant() {
+        let p = Policy::builtin();
+        let k = &p.rules.keyword;
+        assert_eq!(k.find("other", "please UNSUBSCRIBE me"), Some("UNSUBSCRIBE"));
+        assert_eq!(k.find("other", "I want to opt   out now"), Some("opt   out"));
+        assert_eq!(k.find("other", "the bus stopped"), None, "word boundary");
+        assert_eq!(k.find("other", "STOP!"), Some("STOP"), "a bare STOP opts out");
+        assert_eq!(k.find("other", "please stop the shipment"), None, "stop is exact-only");
+        assert_eq!(k.find("other", "this is a data protection request"), None);
+        assert_eq!(k.find("acme", "this is a data protection request"), Some("data protection request"));
+    }
+
+    #[test]
+    fn duplicate_rule_ids_are_refused() {
+        let text = DEFAULT_POLICY_TOML.replace("id = \"fraud.v1\"", "id = \"threat.v1\"");
+        let err = Policy::from_toml(&text, "p").unwrap_err().to_string();
+        assert!(err.contains("used twice"), "{err}");
+    }
+
+    #[test]
+    fn notices_by_language() {
+        let p = Policy::builtin();
+        assert!(p.handoff.notice_for(Some("es-ES")).starts_with("Gracias"));
+        assert!(p.handoff.notice_for(Some("fr")).starts_with("Thanks"));
+        assert!(p.handoff.notice_for(None).starts_with("Thanks"));
+        assert!(p.handoff_disabled_for(Some("Starter")));
+        assert!(!p.handoff_disabled_for(Some("growth")));
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct DetectorStage {
     policy: Policy,
     topics: Topics,
     states: HashMap<String, ConversationState>,
+    /// The wall clock (tests pin it).
+    clock: fn() -> chrono::DateTime<chrono::Utc>,
 }
 
 impl DetectorStage {
@@ -30,6 +32,7 @@ impl DetectorStage {
             policy,
             topics,
             states: HashMap::new(),
+            clock: chrono::Utc::now,
         }
     }
 
@@ -95,6 +98,7 @@ impl Stage for DetectorStage {
                 state(&mut self.states, &cmd.conversation_id),
                 &cmd,
                 &self.policy,
+                (self.clock)(),
             );
             Ok(self.publish(&cmd.conversation_id, out))
         } else {
@@ -104,6 +108,7 @@ impl Stage for DetectorStage {
                 state(&mut self.states, &event.conversation_id),
                 &event,
                 &self.policy,
+                (self.clock)(),
             );
             Ok(self.publish(&event.conversation_id, out))
         }

@@ -1,27 +1,55 @@
 //! The detector's judgement: stop conditions over conversation events, and the control state
-//! machine driven by them and by operator commands.
+//! machine driven by them, by operator commands and by the clock.
 //!
-//! Pure and synchronous: `on_event` and `on_command` take the conversation's state, the input and
-//! the policy, mutate the state and return what must be published. "Now" is the input's own
-//! timestamp, so a replay of recorded conversations decides exactly as the live run did.
+//! Pure and synchronous: `on_event`, `on_command` and `on_tick` take the conversation's state,
+//! the input, the policy and "now", mutate the state and return what must be published. The live
+//! detector passes the wall clock; `handoff replay` passes each record's own time, so a replay
+//! decides as the live run did and tests drive time by hand.
+//!
+//! States (DESIGN.md): `agent_active → awaiting_human → claimed → resolved | returned_to_agent →
+//! agent_active`. While a human owns the conversation no new escalation fires; after a handback a
+//! cool-down keeps the closed topic from re-escalating; an unclaimed handoff past its claim-by
+//! deadline breaches its SLA and re-escalates with higher urgency.
 
 mod explicit;
+mod fraud;
+mod rules;
+mod sales;
+pub mod scope;
+pub mod sentiment;
 
 pub use explicit::is_explicit_request;
+pub use fraud::is_fraud_signal;
+pub use rules::Fired;
 
 use crate::ids;
 use crate::policy::Policy;
 use crate::records::*;
+use crate::time::Timestamp;
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// How many processed event and command ids a conversation remembers to drop redeliveries.
-const SEEN_IDS: usize = 32;
+const SEEN_IDS: usize = 16;
 /// How many distinct citations travel with a signal.
-const MAX_CITATIONS: usize = 20;
+const MAX_CITATIONS: usize = 10;
+/// How many contact-turn sentiment scores are kept (the trajectory window is shorter).
+const SENTIMENT_HISTORY: usize = 8;
+/// How many times one handoff may breach its SLA (and re-escalate) before the detector stops
+/// re-escalating it; each breach raises urgency, so more would page nobody new.
+const MAX_SLA_BREACHES: u32 = 3;
 
-/// Everything the detector remembers about one conversation. Serialisable: it is the value of the
-/// `handoff.state` changelog.
+/// After a handback: which reason kinds may not re-escalate, and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cooldown {
+    pub kinds: Vec<ReasonKind>,
+    pub turns_left: u32,
+    pub until_ms: i64,
+}
+
+/// Everything the detector remembers about one conversation. Serialisable: it is the value of
+/// the `handoff.state` changelog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ConversationState {
     pub conversation_id: String,
@@ -29,7 +57,16 @@ pub struct ConversationState {
     pub control: ControlState,
     /// The open (or last) handoff of this conversation.
     pub handoff_id: Option<String>,
+    /// What triggered it, its reasons and urgency (an SLA re-escalation repeats them).
+    pub trigger_id: Option<String>,
+    pub open_reasons: Vec<Reason>,
+    pub urgency: Option<Urgency>,
     pub claimed_by: Option<String>,
+    /// Claim-by deadline of an unclaimed handoff, epoch milliseconds.
+    pub claim_by_ms: Option<i64>,
+    pub sla_breaches: u32,
+    pub cooldown: Option<Cooldown>,
+    pub low_confidence_streak: u32,
     pub channel: String,
     pub language: Option<String>,
     pub contact: Option<Contact>,
@@ -42,7 +79,8 @@ pub struct ConversationState {
     pub agent_intent_confidence: Option<f64>,
     /// Recently processed event and command ids, newest last.
     pub seen: VecDeque<String>,
-    pub last_activity: Option<i64>,
+    /// Last activity (wall clock of processing), epoch milliseconds.
+    pub last_activity_ms: i64,
 }
 
 /// What the detector publishes.
@@ -76,6 +114,13 @@ impl ConversationState {
         true
     }
 
+    fn push_sentiment(&mut self, score: f64) {
+        if self.sentiment.len() == SENTIMENT_HISTORY {
+            self.sentiment.pop_front();
+        }
+        self.sentiment.push_back(score);
+    }
+
     fn absorb(&mut self, event: &ConversationEvent, window: usize) {
         if self.tenant_id.is_empty() {
             self.tenant_id.clone_from(&event.tenant_id);
@@ -107,7 +152,7 @@ impl ConversationState {
                 }
             }
         }
-        if self.transcript.len() == window {
+        if self.transcript.len() >= window {
             self.transcript.pop_front();
         }
         self.transcript.push_back(Turn {
@@ -116,144 +161,159 @@ impl ConversationState {
             text: event.text.clone(),
             occurred_at: event.occurred_at,
         });
-        self.last_activity = Some(event.occurred_at.timestamp_millis());
     }
 
     /// Whether a human owns the conversation now (no new escalation fires).
     pub fn human_owned(&self) -> bool {
-        matches!(
-            self.control,
-            ControlState::AwaitingHuman | ControlState::Claimed
-        )
+        matches!(self.control, ControlState::AwaitingHuman | ControlState::Claimed)
+    }
+
+    /// Whether the conversation may be forgotten: idle, and nobody waiting or cooling down.
+    pub fn evictable(&self, now: Timestamp, policy: &Policy) -> bool {
+        let idle = Duration::minutes(i64::from(policy.handoff.idle_eviction_minutes));
+        !self.human_owned()
+            && self.cooldown.as_ref().is_none_or(|c| c.until_ms <= now.timestamp_millis())
+            && self.last_activity_ms + idle.num_milliseconds() <= now.timestamp_millis()
+    }
+
+    /// Drops reasons the cool-down after a handback suppresses, and counts down its turns.
+    fn apply_cooldown(&mut self, event: &ConversationEvent, fired: Vec<Fired>, now: Timestamp) -> Vec<Fired> {
+        let Some(c) = &mut self.cooldown else {
+            return fired;
+        };
+        let active = c.turns_left > 0 || now.timestamp_millis() < c.until_ms;
+        if event.actor == Actor::Contact && c.turns_left > 0 {
+            c.turns_left -= 1;
+        }
+        if !active {
+            self.cooldown = None;
+            return fired;
+        }
+        let kinds = c.kinds.clone();
+        fired.into_iter().filter(|f| !kinds.contains(&f.reason.kind)).collect()
+    }
+}
+
+fn most_urgent(urgencies: impl Iterator<Item = Urgency>) -> Urgency {
+    urgencies.min_by_key(|u| u.rank()).unwrap_or(Urgency::Normal)
+}
+
+/// One step more urgent.
+fn raised(u: Urgency) -> Urgency {
+    match u {
+        Urgency::Nurture => Urgency::Normal,
+        Urgency::Normal | Urgency::Immediate => Urgency::Immediate,
     }
 }
 
 /// Evaluates the stop conditions on one event.
-pub fn on_event(
-    state: &mut ConversationState,
-    event: &ConversationEvent,
-    policy: &Policy,
-) -> Vec<DetectorOutput> {
+pub fn on_event(state: &mut ConversationState, event: &ConversationEvent, policy: &Policy, now: Timestamp) -> Vec<DetectorOutput> {
     if !state.first_sight(&event.event_id) {
         return Vec::new();
     }
+    state.last_activity_ms = now.timestamp_millis();
     state.absorb(event, policy.handoff.transcript_window);
     if state.control == ControlState::Resolved && event.actor == Actor::Contact {
-        // A contact writing after resolution reopens the conversation with the agent.
+        // A contact writing after resolution is back with the agent.
         state.control = ControlState::AgentActive;
     }
+    let fired = rules::evaluate(state, event, policy);
     if state.human_owned() {
         return Vec::new();
     }
-    let reasons = evaluate(event, policy);
-    if reasons.is_empty() {
+    let fired = state.apply_cooldown(event, fired, now);
+    if fired.is_empty() {
         return Vec::new();
     }
-    escalate(state, event, reasons, policy)
+    decide(state, &event.event_id, fired, policy, now)
 }
 
-/// Every rule that fires on this event, in policy order.
-fn evaluate(event: &ConversationEvent, policy: &Policy) -> Vec<(Reason, Urgency)> {
-    let mut fired = Vec::new();
-    let rules = &policy.rules;
-    if event.actor == Actor::Contact
-        && rules.explicit_request.enabled
-        && is_explicit_request(&event.text)
-    {
-        fired.push((
-            Reason {
-                kind: ReasonKind::ExplicitRequest,
-                rule_id: rules.explicit_request.id.clone(),
+/// Escalates, or flags when only nurture-level reasons fired or the plan has handoff off.
+fn decide(state: &mut ConversationState, trigger_id: &str, fired: Vec<Fired>, policy: &Policy, now: Timestamp) -> Vec<DetectorOutput> {
+    let flag_only = fired.iter().all(|f| f.flag_only);
+    let urgency = most_urgent(fired.iter().map(|f| f.urgency));
+    let mut reasons: Vec<Reason> = fired.into_iter().map(|f| f.reason).collect();
+    let handoff_id = ids::handoff_id(&state.conversation_id, trigger_id);
+    let plan = state.contact.as_ref().and_then(|c| c.plan.clone());
+
+    if flag_only || policy.handoff_disabled_for(plan.as_deref()) {
+        if !flag_only {
+            reasons.push(Reason {
+                kind: ReasonKind::HandoffDisabledByPlan,
+                rule_id: "plans.handoff_disabled".into(),
                 score: 1.0,
                 threshold: None,
-                evidence_event_id: event.event_id.clone(),
-                evidence_text: event.text.clone(),
-            },
-            rules.explicit_request.urgency,
-        ));
-    }
-    if let (Actor::Agent, Some(agent)) = (event.actor, &event.agent) {
-        if rules.tool_call.enabled {
-            if let Some(call) = agent
-                .tool_calls
-                .iter()
-                .find(|c| rules.tool_call.names.iter().any(|n| n == &c.name))
-            {
-                fired.push((
-                    Reason {
-                        kind: ReasonKind::ToolCall,
-                        rule_id: rules.tool_call.id.clone(),
-                        score: 1.0,
-                        threshold: None,
-                        evidence_event_id: event.event_id.clone(),
-                        evidence_text: format!("{}({})", call.name, call.arguments),
-                    },
-                    rules.tool_call.urgency,
-                ));
-            }
+                evidence_event_id: trigger_id.to_string(),
+                evidence_text: format!("plan {:?} has handoff disabled", plan.unwrap_or_default()),
+            });
         }
+        let signal = signal_for(state, &handoff_id, trigger_id, 0, Decision::Flag, reasons, urgency, now, policy);
+        let lifecycle = lifecycle(state, &handoff_id, "flagged", state.control, state.control, "detector", None, now, None, None);
+        return vec![DetectorOutput::Signal(signal), DetectorOutput::Lifecycle(lifecycle)];
     }
-    fired
-}
 
-fn escalate(
-    state: &mut ConversationState,
-    event: &ConversationEvent,
-    fired: Vec<(Reason, Urgency)>,
-    policy: &Policy,
-) -> Vec<DetectorOutput> {
-    let urgency = fired
-        .iter()
-        .map(|(_, u)| *u)
-        .min_by_key(|u| u.rank())
-        .unwrap_or(Urgency::Normal);
-    let reasons: Vec<Reason> = fired.into_iter().map(|(r, _)| r).collect();
-    let handoff_id = ids::handoff_id(&state.conversation_id, &event.event_id);
-    let now = event.occurred_at;
     let from = state.control;
     state.control = ControlState::AwaitingHuman;
     state.handoff_id = Some(handoff_id.clone());
+    state.trigger_id = Some(trigger_id.to_string());
+    state.open_reasons = reasons.clone();
+    state.urgency = Some(urgency);
     state.claimed_by = None;
+    state.sla_breaches = 0;
+    state.claim_by_ms = Some((now + policy.sla.claim_within(urgency)).timestamp_millis());
+    state.cooldown = None;
 
-    let signal = signal_for(
-        state,
-        &handoff_id,
-        &event.event_id,
-        Decision::Escalate,
-        reasons,
-        urgency,
-        now,
-        policy,
-    );
+    let signal = signal_for(state, &handoff_id, trigger_id, 0, Decision::Escalate, reasons, urgency, now, policy);
     vec![
         DetectorOutput::Signal(signal),
-        DetectorOutput::Control(AgentControl {
-            control_id: ids::derive("control", &[&handoff_id, "pause"]),
-            conversation_id: state.conversation_id.clone(),
-            handoff_id: Some(handoff_id.clone()),
-            issued_at: now,
-            action: ControlAction::Pause,
-            contact_notice: Some(policy.handoff.contact_notice.clone()),
-            handoff_context: None,
-            send_follow_up_now: false,
-            follow_up_skipped_reason: None,
-        }),
-        DetectorOutput::Lifecycle(LifecycleEvent {
-            lifecycle_id: ids::derive("lifecycle", &[&handoff_id, "escalated"]),
-            handoff_id,
-            conversation_id: state.conversation_id.clone(),
-            transition: "escalated".into(),
-            from_state: from,
-            to_state: ControlState::AwaitingHuman,
-            actor: "detector".into(),
-            note: None,
-            occurred_at: now,
-            accepted: true,
-            rejection_reason: None,
-            command_id: None,
-            team: None,
-        }),
+        DetectorOutput::Control(pause(state, &handoff_id, now, policy)),
+        DetectorOutput::Lifecycle(lifecycle(state, &handoff_id, "escalated", from, ControlState::AwaitingHuman, "detector", None, now, None, None)),
     ]
+}
+
+fn pause(state: &ConversationState, handoff_id: &str, now: Timestamp, policy: &Policy) -> AgentControl {
+    AgentControl {
+        control_id: ids::derive("control", &[handoff_id, "pause"]),
+        conversation_id: state.conversation_id.clone(),
+        handoff_id: Some(handoff_id.to_string()),
+        issued_at: now,
+        action: ControlAction::Pause,
+        contact_notice: Some(policy.handoff.notice_for(state.language.as_deref()).to_string()),
+        handoff_context: None,
+        send_follow_up_now: false,
+        follow_up_skipped_reason: None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lifecycle(
+    state: &ConversationState,
+    handoff_id: &str,
+    transition: &str,
+    from: ControlState,
+    to: ControlState,
+    actor: &str,
+    note: Option<String>,
+    now: Timestamp,
+    command_id: Option<&str>,
+    team: Option<String>,
+) -> LifecycleEvent {
+    let discriminator = command_id.unwrap_or("detector");
+    LifecycleEvent {
+        lifecycle_id: ids::derive("lifecycle", &[handoff_id, transition, discriminator]),
+        handoff_id: handoff_id.to_string(),
+        conversation_id: state.conversation_id.clone(),
+        transition: transition.into(),
+        from_state: from,
+        to_state: to,
+        actor: actor.to_string(),
+        note,
+        occurred_at: now,
+        accepted: true,
+        rejection_reason: None,
+        command_id: command_id.map(str::to_string),
+        team,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -261,14 +321,20 @@ fn signal_for(
     state: &ConversationState,
     handoff_id: &str,
     trigger_event_id: &str,
+    attempt: u32,
     decision: Decision,
     reasons: Vec<Reason>,
     urgency: Urgency,
-    now: chrono::DateTime<chrono::Utc>,
+    now: Timestamp,
     policy: &Policy,
 ) -> StopSignal {
+    let signal_id = if attempt == 0 {
+        ids::derive("signal", &[handoff_id])
+    } else {
+        ids::derive("signal", &[handoff_id, "sla", &attempt.to_string()])
+    };
     StopSignal {
-        signal_id: ids::derive("signal", &[handoff_id]),
+        signal_id,
         handoff_id: handoff_id.to_string(),
         conversation_id: state.conversation_id.clone(),
         tenant_id: state.tenant_id.clone(),
@@ -291,16 +357,46 @@ fn signal_for(
     }
 }
 
+/// The clock's part: an unclaimed handoff past its claim-by deadline breaches its SLA, which is
+/// recorded (`sla_breached`) and re-escalated with higher urgency (and so higher priority).
+pub fn on_tick(state: &mut ConversationState, policy: &Policy, now: Timestamp) -> Vec<DetectorOutput> {
+    let (Some(deadline), Some(handoff_id), Some(trigger)) = (state.claim_by_ms, state.handoff_id.clone(), state.trigger_id.clone()) else {
+        return Vec::new();
+    };
+    if state.control != ControlState::AwaitingHuman || now.timestamp_millis() < deadline || state.sla_breaches >= MAX_SLA_BREACHES {
+        return Vec::new();
+    }
+    state.sla_breaches += 1;
+    let attempt = state.sla_breaches;
+    let urgency = raised(state.urgency.unwrap_or(Urgency::Normal));
+    state.urgency = Some(urgency);
+    state.claim_by_ms = Some((now + policy.sla.claim_within(urgency)).timestamp_millis());
+    let overdue_min = (now.timestamp_millis() - deadline) as f64 / 60_000.0;
+    let mut reasons = vec![Reason {
+        kind: ReasonKind::SlaBreach,
+        rule_id: "sla.claim_by".into(),
+        score: overdue_min,
+        threshold: Some(0.0),
+        evidence_event_id: trigger.clone(),
+        evidence_text: format!("unclaimed {overdue_min:.0} min past its claim-by deadline (breach {attempt})"),
+    }];
+    reasons.extend(state.open_reasons.iter().filter(|r| r.kind != ReasonKind::SlaBreach).cloned());
+    let mut breach = lifecycle(state, &handoff_id, "sla_breached", ControlState::AwaitingHuman, ControlState::AwaitingHuman, "detector", None, now, None, None);
+    breach.lifecycle_id = ids::derive("lifecycle", &[&handoff_id, "sla_breached", &attempt.to_string()]);
+    vec![
+        DetectorOutput::Lifecycle(breach),
+        DetectorOutput::Signal(signal_for(state, &handoff_id, &trigger, attempt, Decision::Escalate, reasons, urgency, now, policy)),
+    ]
+}
+
 /// Applies an operator command to the conversation's control state.
-pub fn on_command(
-    state: &mut ConversationState,
-    cmd: &OperatorCommand,
-    policy: &Policy,
-) -> Vec<DetectorOutput> {
+pub fn on_command(state: &mut ConversationState, cmd: &OperatorCommand, policy: &Policy, now: Timestamp) -> Vec<DetectorOutput> {
     if !state.first_sight(&cmd.command_id) {
         return Vec::new();
     }
-    let now = cmd.issued_at;
+    state.last_activity_ms = now.timestamp_millis();
+    // Every output is stamped with the detector's `now` (not the operator's `issued_at`): the
+    // auditor orders transitions by time, and one clock per decision keeps that order true.
     let actor = format!("operator:{}", cmd.operator.id);
     let from = state.control;
     let open = state.handoff_id.clone().filter(|_| state.human_owned());
@@ -308,206 +404,154 @@ pub fn on_command(
     // A command that names a handoff other than the open one is about the past: reject it.
     if let (Some(named), Some(current)) = (&cmd.handoff_id, &state.handoff_id) {
         if named != current {
-            return vec![reject(
-                state,
-                cmd,
-                &actor,
-                "the command names a handoff that is not this conversation's current one",
-            )];
+            return vec![reject(state, cmd, &actor, "the command names a handoff that is not this conversation's current one", now)];
         }
     }
 
-    let (transition, to, extra): (&str, ControlState, Vec<DetectorOutput>) =
-        match (cmd.action, open) {
-            (CommandAction::Unknown, _) => {
-                return vec![reject(state, cmd, &actor, "unknown action")];
+    let (transition, to, extra): (&str, ControlState, Vec<DetectorOutput>) = match (cmd.action, open) {
+        (CommandAction::Unknown, _) => {
+            return vec![reject(state, cmd, &actor, "unknown action", now)];
+        }
+        (CommandAction::Claim, Some(_)) if state.control == ControlState::Claimed => {
+            if state.claimed_by.as_deref() == Some(cmd.operator.id.as_str()) {
+                return Vec::new(); // a repeated claim by the owner is a no-op
             }
-            (CommandAction::Claim, Some(_)) if state.control == ControlState::Claimed => {
-                if state.claimed_by.as_deref() == Some(cmd.operator.id.as_str()) {
-                    return Vec::new(); // a repeated claim by the owner is a no-op
-                }
-                return vec![reject(
-                    state,
-                    cmd,
-                    &actor,
-                    "already claimed by another operator",
-                )];
-            }
-            (CommandAction::Claim | CommandAction::TakeOver, Some(_)) => {
+            return vec![reject(state, cmd, &actor, "already claimed by another operator", now)];
+        }
+        (CommandAction::Claim | CommandAction::TakeOver, Some(_)) => {
+            state.claimed_by = Some(cmd.operator.id.clone());
+            state.claim_by_ms = None;
+            let t = if cmd.action == CommandAction::Claim { "claimed" } else { "taken_over" };
+            (t, ControlState::Claimed, Vec::new())
+        }
+        (CommandAction::TakeOver | CommandAction::Pause, None) => {
+            // A human pulls an active conversation without a stop condition.
+            let handoff_id = ids::handoff_id(&state.conversation_id, &cmd.command_id);
+            let take_over = cmd.action == CommandAction::TakeOver;
+            let reason = Reason {
+                kind: ReasonKind::Manual,
+                rule_id: format!("manual.{}", if take_over { "take_over" } else { "pause" }),
+                score: 1.0,
+                threshold: None,
+                evidence_event_id: cmd.command_id.clone(),
+                evidence_text: cmd.note.clone().unwrap_or_default(),
+            };
+            state.handoff_id = Some(handoff_id.clone());
+            state.trigger_id = Some(cmd.command_id.clone());
+            state.open_reasons = vec![reason.clone()];
+            state.urgency = Some(Urgency::Normal);
+            state.sla_breaches = 0;
+            state.cooldown = None;
+            let signal = signal_for(state, &handoff_id, &cmd.command_id, 0, Decision::Escalate, vec![reason], Urgency::Normal, now, policy);
+            let outputs = vec![DetectorOutput::Signal(signal), DetectorOutput::Control(pause(state, &handoff_id, now, policy))];
+            if take_over {
                 state.claimed_by = Some(cmd.operator.id.clone());
-                let t = if cmd.action == CommandAction::Claim {
-                    "claimed"
-                } else {
-                    "taken_over"
-                };
-                (t, ControlState::Claimed, Vec::new())
-            }
-            (CommandAction::TakeOver | CommandAction::Pause, None) => {
-                // A human pulls an active conversation without a stop condition.
-                let handoff_id = ids::handoff_id(&state.conversation_id, &cmd.command_id);
-                state.handoff_id = Some(handoff_id.clone());
-                let reason = Reason {
-                    kind: ReasonKind::Manual,
-                    rule_id: format!(
-                        "manual.{}",
-                        if cmd.action == CommandAction::Pause {
-                            "pause"
-                        } else {
-                            "take_over"
-                        }
-                    ),
-                    score: 1.0,
-                    threshold: None,
-                    evidence_event_id: cmd.command_id.clone(),
-                    evidence_text: cmd.note.clone().unwrap_or_default(),
-                };
-                let signal = signal_for(
-                    state,
-                    &handoff_id,
-                    &cmd.command_id,
-                    Decision::Escalate,
-                    vec![reason],
-                    Urgency::Normal,
-                    now,
-                    policy,
-                );
-                let control = AgentControl {
-                    control_id: ids::derive("control", &[&handoff_id, "pause"]),
-                    conversation_id: state.conversation_id.clone(),
-                    handoff_id: Some(handoff_id.clone()),
-                    issued_at: now,
-                    action: ControlAction::Pause,
-                    contact_notice: Some(policy.handoff.contact_notice.clone()),
-                    handoff_context: None,
-                    send_follow_up_now: false,
-                    follow_up_skipped_reason: None,
-                };
-                if cmd.action == CommandAction::TakeOver {
-                    state.claimed_by = Some(cmd.operator.id.clone());
-                    (
-                        "taken_over",
-                        ControlState::Claimed,
-                        vec![
-                            DetectorOutput::Signal(signal),
-                            DetectorOutput::Control(control),
-                        ],
-                    )
-                } else {
-                    state.claimed_by = None;
-                    (
-                        "paused",
-                        ControlState::AwaitingHuman,
-                        vec![
-                            DetectorOutput::Signal(signal),
-                            DetectorOutput::Control(control),
-                        ],
-                    )
-                }
-            }
-            (CommandAction::Pause, Some(_)) => return Vec::new(), // already paused
-            (CommandAction::Resume, Some(handoff_id)) => {
-                let context = cmd
-                    .note
-                    .as_deref()
-                    .filter(|n| !n.trim().is_empty())
-                    .map(handback_context);
-                let control = AgentControl {
-                    control_id: ids::derive("control", &[&handoff_id, "resume", &cmd.command_id]),
-                    conversation_id: state.conversation_id.clone(),
-                    handoff_id: Some(handoff_id),
-                    issued_at: now,
-                    action: ControlAction::Resume,
-                    contact_notice: None,
-                    handoff_context: context,
-                    send_follow_up_now: cmd.send_follow_up_now,
-                    follow_up_skipped_reason: None,
-                };
+                state.claim_by_ms = None;
+                ("taken_over", ControlState::Claimed, outputs)
+            } else {
                 state.claimed_by = None;
-                (
-                    "resumed",
-                    ControlState::ReturnedToAgent,
-                    vec![DetectorOutput::Control(control)],
+                state.claim_by_ms = Some((now + policy.sla.claim_within(Urgency::Normal)).timestamp_millis());
+                ("paused", ControlState::AwaitingHuman, outputs)
+            }
+        }
+        (CommandAction::Pause, Some(_)) => return Vec::new(), // already paused
+        (CommandAction::Resume, Some(handoff_id)) => {
+            let context = cmd.note.as_deref().filter(|n| !n.trim().is_empty()).map(handback_context);
+            // "Send a follow-up now" only inside working hours; the agent is unpaused either way.
+            let in_hours = policy.working_hours.contains(now);
+            let skipped = (cmd.send_follow_up_now && !in_hours).then(|| {
+                format!(
+                    "outside working hours ({} {}-{} {})",
+                    policy.working_hours.days.join(","),
+                    policy.working_hours.open,
+                    policy.working_hours.close,
+                    policy.working_hours.time_zone
                 )
+            });
+            let control = AgentControl {
+                control_id: ids::derive("control", &[&handoff_id, "resume", &cmd.command_id]),
+                conversation_id: state.conversation_id.clone(),
+                handoff_id: Some(handoff_id),
+                issued_at: now,
+                action: ControlAction::Resume,
+                contact_notice: None,
+                handoff_context: context,
+                send_follow_up_now: cmd.send_follow_up_now && in_hours,
+                follow_up_skipped_reason: skipped,
+            };
+            state.start_cooldown(policy, now);
+            ("resumed", ControlState::ReturnedToAgent, vec![DetectorOutput::Control(control)])
+        }
+        (CommandAction::Resolve, Some(handoff_id)) => {
+            let control = AgentControl {
+                control_id: ids::derive("control", &[&handoff_id, "resolve", &cmd.command_id]),
+                conversation_id: state.conversation_id.clone(),
+                handoff_id: Some(handoff_id),
+                issued_at: now,
+                action: ControlAction::Resume,
+                contact_notice: None,
+                handoff_context: Some(match cmd.note.as_deref() {
+                    Some(n) if !n.trim().is_empty() => format!("A human resolved this conversation. Their note: {} Do not re-open topics the human already addressed.", n.trim()),
+                    _ => "A human resolved this conversation. Do not re-open topics the human already addressed.".to_string(),
+                }),
+                send_follow_up_now: false,
+                follow_up_skipped_reason: None,
+            };
+            state.start_cooldown(policy, now);
+            ("resolved", ControlState::Resolved, vec![DetectorOutput::Control(control)])
+        }
+        (CommandAction::Reassign, Some(_)) => match cmd.target_team.as_deref() {
+            Some(team) if policy.has_team(team) => {
+                state.claimed_by = None;
+                state.claim_by_ms = Some((now + policy.sla.claim_within(state.urgency.unwrap_or(Urgency::Normal))).timestamp_millis());
+                ("reassigned", ControlState::AwaitingHuman, Vec::new())
             }
-            (CommandAction::Resolve, Some(handoff_id)) => {
-                let control = AgentControl {
-                    control_id: ids::derive("control", &[&handoff_id, "resolve", &cmd.command_id]),
-                    conversation_id: state.conversation_id.clone(),
-                    handoff_id: Some(handoff_id),
-                    issued_at: now,
-                    action: ControlAction::Resume,
-                    contact_notice: None,
-                    handoff_context: Some(match cmd.note.as_deref() {
-                        Some(n) if !n.trim().is_empty() => {
-                            format!("A human resolved this conversation. Their note: {n}")
-                        }
-                        _ => "A human resolved this conversation.".to_string(),
-                    }),
-                    send_follow_up_now: false,
-                    follow_up_skipped_reason: None,
-                };
-                (
-                    "resolved",
-                    ControlState::Resolved,
-                    vec![DetectorOutput::Control(control)],
-                )
-            }
-            (CommandAction::Reassign, Some(_)) => match cmd.target_team.as_deref() {
-                Some(team) if policy.has_team(team) => {
-                    state.claimed_by = None;
-                    ("reassigned", ControlState::AwaitingHuman, Vec::new())
-                }
-                Some(team) => {
-                    return vec![reject(
-                        state,
-                        cmd,
-                        &actor,
-                        &format!("unknown team {team:?}"),
-                    )]
-                }
-                None => return vec![reject(state, cmd, &actor, "reassign needs a target_team")],
-            },
-            (_, None) => {
-                return vec![reject(
-                    state,
-                    cmd,
-                    &actor,
-                    &format!(
-                        "no open handoff (conversation is {})",
-                        state.control.as_str()
-                    ),
-                )];
-            }
-        };
+            Some(team) => return vec![reject(state, cmd, &actor, &format!("unknown team {team:?}"), now)],
+            None => return vec![reject(state, cmd, &actor, "reassign needs a target_team", now)],
+        },
+        (_, None) => {
+            return vec![reject(state, cmd, &actor, &format!("no open handoff (conversation is {})", state.control.as_str()), now)];
+        }
+    };
 
     let handoff_id = state.handoff_id.clone().unwrap_or_default();
-    let mut out = extra;
-    out.push(DetectorOutput::Lifecycle(LifecycleEvent {
-        lifecycle_id: ids::derive("lifecycle", &[&handoff_id, transition, &cmd.command_id]),
-        handoff_id,
-        conversation_id: state.conversation_id.clone(),
-        transition: transition.into(),
-        from_state: from,
-        to_state: to,
-        actor,
-        note: cmd.note.clone(),
-        occurred_at: now,
-        accepted: true,
-        rejection_reason: None,
-        command_id: Some(cmd.command_id.clone()),
-        team: if cmd.action == CommandAction::Reassign {
-            cmd.target_team.clone()
-        } else {
-            Some(cmd.operator.team.clone()).filter(|t| !t.is_empty())
-        },
-    }));
-    // returned_to_agent is a passing state: the agent is active again at once.
-    state.control = if to == ControlState::ReturnedToAgent {
-        ControlState::AgentActive
+    let team = if cmd.action == CommandAction::Reassign {
+        cmd.target_team.clone()
     } else {
-        to
+        Some(cmd.operator.team.clone()).filter(|t| !t.is_empty())
     };
+    let mut out = extra;
+    out.push(DetectorOutput::Lifecycle(lifecycle(state, &handoff_id, transition, from, to, &actor, cmd.note.clone(), now, Some(&cmd.command_id), team)));
+    // returned_to_agent is a passing state: the agent is active again at once.
+    state.control = if to == ControlState::ReturnedToAgent { ControlState::AgentActive } else { to };
     out
+}
+
+impl ConversationState {
+    /// After a handback: the closed handoff's reasons may not re-escalate for a while, and the
+    /// signals that built up to it start afresh.
+    fn start_cooldown(&mut self, policy: &Policy, now: Timestamp) {
+        let mut kinds: Vec<ReasonKind> = self
+            .open_reasons
+            .iter()
+            .map(|r| r.kind)
+            .filter(|k| !matches!(k, ReasonKind::ExplicitRequest | ReasonKind::Manual | ReasonKind::SlaBreach))
+            .collect();
+        for k in [ReasonKind::Sentiment, ReasonKind::LowConfidence] {
+            if !kinds.contains(&k) {
+                kinds.push(k);
+            }
+        }
+        self.cooldown = Some(Cooldown {
+            kinds,
+            turns_left: policy.handoff.cooldown_turns,
+            until_ms: (now + Duration::minutes(i64::from(policy.handoff.cooldown_minutes))).timestamp_millis(),
+        });
+        self.claimed_by = None;
+        self.claim_by_ms = None;
+        self.sentiment.clear();
+        self.low_confidence_streak = 0;
+    }
 }
 
 /// The note as the agent must read it on every following turn.
@@ -518,32 +562,12 @@ pub fn handback_context(note: &str) -> String {
     )
 }
 
-fn reject(
-    state: &ConversationState,
-    cmd: &OperatorCommand,
-    actor: &str,
-    why: &str,
-) -> DetectorOutput {
-    let handoff_id = cmd
-        .handoff_id
-        .clone()
-        .or_else(|| state.handoff_id.clone())
-        .unwrap_or_default();
-    DetectorOutput::Lifecycle(LifecycleEvent {
-        lifecycle_id: ids::derive("lifecycle", &[&handoff_id, "rejected", &cmd.command_id]),
-        handoff_id,
-        conversation_id: state.conversation_id.clone(),
-        transition: "rejected".into(),
-        from_state: state.control,
-        to_state: state.control,
-        actor: actor.to_string(),
-        note: cmd.note.clone(),
-        occurred_at: cmd.issued_at,
-        accepted: false,
-        rejection_reason: Some(why.to_string()),
-        command_id: Some(cmd.command_id.clone()),
-        team: cmd.target_team.clone(),
-    })
+fn reject(state: &ConversationState, cmd: &OperatorCommand, actor: &str, why: &str, now: Timestamp) -> DetectorOutput {
+    let handoff_id = cmd.handoff_id.clone().or_else(|| state.handoff_id.clone()).unwrap_or_default();
+    let mut event = lifecycle(state, &handoff_id, "rejected", state.control, state.control, actor, cmd.note.clone(), now, Some(&cmd.command_id), cmd.target_team.clone());
+    event.accepted = false;
+    event.rejection_reason = Some(why.to_string());
+    DetectorOutput::Lifecycle(event)
 }
 
 #[cfg(test)]

@@ -1,0 +1,182 @@
+//! The stop conditions, each a rule with an id from the policy. `evaluate` runs every enabled
+//! rule on one event and returns what fired, in a fixed order, with its evidence.
+
+use super::{fraud, is_explicit_request, sales, scope, sentiment, ConversationState};
+use crate::policy::{Policy, RuleBase};
+use crate::records::*;
+
+/// One fired rule: the reason, the urgency it implies, and whether it only flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fired {
+    pub reason: Reason,
+    pub urgency: Urgency,
+    /// A nurture-level sales moment: recorded as a flag, the agent keeps the conversation.
+    pub flag_only: bool,
+}
+
+fn fired(rule: &RuleBase, kind: ReasonKind, event: &ConversationEvent, score: f64, threshold: Option<f64>, evidence: String) -> Fired {
+    Fired {
+        reason: Reason {
+            kind,
+            rule_id: rule.id.clone(),
+            score,
+            threshold,
+            evidence_event_id: event.event_id.clone(),
+            evidence_text: evidence,
+        },
+        urgency: rule.urgency,
+        flag_only: false,
+    }
+}
+
+/// Runs the rules on an event. Updates the per-conversation signals the rules keep (sentiment
+/// trajectory, low-confidence streak) in `state`.
+pub fn evaluate(state: &mut ConversationState, event: &ConversationEvent, policy: &Policy) -> Vec<Fired> {
+    match event.actor {
+        Actor::Contact => contact_rules(state, event, policy),
+        Actor::Agent => agent_rules(state, event, policy),
+        Actor::Operator | Actor::System => Vec::new(),
+    }
+}
+
+fn contact_rules(state: &mut ConversationState, event: &ConversationEvent, policy: &Policy) -> Vec<Fired> {
+    let r = &policy.rules;
+    let text = event.text.as_str();
+    let mut out = Vec::new();
+    if text.trim().is_empty() {
+        return out;
+    }
+
+    if r.explicit_request.enabled && is_explicit_request(text) {
+        out.push(fired(&r.explicit_request, ReasonKind::ExplicitRequest, event, 1.0, None, text.to_string()));
+    }
+
+    if r.threat.enabled {
+        if let Some(t) = sentiment::threat(text) {
+            out.push(fired(&r.threat, ReasonKind::Threat, event, 1.0, None, format!("{}: {}", t.kind.as_str(), t.matched)));
+        }
+    }
+
+    let score = sentiment::score(text);
+    state.push_sentiment(score);
+    let s = &r.sentiment;
+    if s.base.enabled {
+        if score <= s.turn_threshold {
+            out.push(fired(&s.base, ReasonKind::Sentiment, event, score, Some(s.turn_threshold), text.to_string()));
+        } else {
+            let scores: Vec<f64> = state.sentiment.iter().copied().collect();
+            if sentiment::trajectory_fires(&scores, s.trajectory_window, s.trajectory_threshold) {
+                let window = &scores[scores.len().saturating_sub(s.trajectory_window)..];
+                let mean = window.iter().sum::<f64>() / window.len() as f64;
+                out.push(fired(
+                    &s.base,
+                    ReasonKind::Sentiment,
+                    event,
+                    mean,
+                    Some(s.trajectory_threshold),
+                    format!("frustration building over {} turns (mean {mean:.2}): {text}", window.len()),
+                ));
+            }
+        }
+    }
+
+    let k = &r.keyword;
+    if k.base.enabled {
+        if let Some(word) = k.find(&event.tenant_id, text) {
+            out.push(fired(&k.base, ReasonKind::Keyword, event, 1.0, None, format!("keyword \"{}\": {text}", word.to_lowercase())));
+        }
+    }
+
+    if r.fraud.enabled && fraud::is_fraud_signal(text) {
+        out.push(fired(&r.fraud, ReasonKind::Fraud, event, 1.0, None, text.to_string()));
+    }
+
+    let o = &r.out_of_scope;
+    if o.base.enabled {
+        if let Some(topic) = scope::out_of_scope_topic(text, o.topics_for(&event.tenant_id)) {
+            out.push(fired(&o.base, ReasonKind::OutOfScope, event, 1.0, None, format!("{topic}: {text}")));
+        }
+    }
+
+    let sr = &r.sales;
+    if sr.base.enabled {
+        let sig = sales::analyze(text);
+        if sig.interest || sig.sensitive.is_some() {
+            // What the lead is worth, from this turn and the account.
+            let value = state.contact.as_ref().and_then(|c| c.value);
+            let mut why = Vec::new();
+            if let Some(n) = sig.seats.filter(|n| *n >= sr.min_seats) {
+                why.push(format!("{n} seats"));
+            }
+            if let Some(b) = sig.budget.filter(|b| *b >= sr.min_budget) {
+                why.push(format!("budget {b:.0}"));
+            }
+            if let Some(v) = value.filter(|v| *v >= sr.min_value) {
+                why.push(format!("account value {v:.0}"));
+            }
+            if let Some(s) = &sig.sensitive {
+                why.push(format!("sensitive: {s}"));
+            }
+            if sig.negotiation {
+                why.push("negotiation".into());
+            }
+            if sig.urgent {
+                why.push("urgent".into());
+            }
+            let high_fit = sig.seats.is_some_and(|n| n >= sr.min_seats)
+                || sig.budget.is_some_and(|b| b >= sr.min_budget)
+                || value.is_some_and(|v| v >= sr.min_value);
+            let evidence = format!("{}: {text}", if why.is_empty() { "sales interest".to_string() } else { why.join(", ") });
+            let score = if high_fit || sig.sensitive.is_some() { 1.0 } else { 0.3 };
+            let mut f = fired(&sr.base, ReasonKind::Sales, event, score, None, evidence);
+            if !(high_fit || sig.sensitive.is_some()) {
+                // A low-fit lead: recorded for nurture, not escalated.
+                f.urgency = Urgency::Nurture;
+                f.flag_only = true;
+            }
+            out.push(f);
+        }
+    }
+    out
+}
+
+fn agent_rules(state: &mut ConversationState, event: &ConversationEvent, policy: &Policy) -> Vec<Fired> {
+    let r = &policy.rules;
+    let mut out = Vec::new();
+    let Some(agent) = &event.agent else {
+        return out;
+    };
+
+    let t = &r.tool_call;
+    if t.base.enabled {
+        if let Some(call) = agent.tool_calls.iter().find(|c| t.names.iter().any(|n| n == &c.name)) {
+            out.push(fired(&t.base, ReasonKind::ToolCall, event, 1.0, None, format!("{}({})", call.name, call.arguments)));
+        }
+    }
+
+    let lc = &r.low_confidence;
+    if let Some(confidence) = agent.confidence {
+        if confidence < lc.threshold {
+            state.low_confidence_streak += 1;
+        } else {
+            state.low_confidence_streak = 0;
+        }
+        if lc.base.enabled && state.low_confidence_streak >= lc.consecutive {
+            out.push(fired(
+                &lc.base,
+                ReasonKind::LowConfidence,
+                event,
+                confidence,
+                Some(lc.threshold),
+                format!("confidence below {} on {} agent turns in a row", lc.threshold, state.low_confidence_streak),
+            ));
+            state.low_confidence_streak = 0;
+        }
+    }
+
+    let o = &r.out_of_scope;
+    if o.base.enabled && o.agent_flag && agent.out_of_scope {
+        out.push(fired(&o.base, ReasonKind::OutOfScope, event, 1.0, None, format!("the agent marked the turn out of scope: {}", event.text)));
+    }
+    out
+}
