@@ -7,6 +7,7 @@
 //! - `demo`: what `make run` shows: plays the samples through the running stack, prints each
 //!   handoff as it lands and the audit table at the end.
 
+mod eval;
 mod live;
 
 use anyhow::{bail, Context};
@@ -18,7 +19,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "handoff", version, about = "Hand AI-agent conversations to humans, by policy")]
+#[command(
+    name = "handoff",
+    version,
+    about = "Hand AI-agent conversations to humans, by policy"
+)]
 struct Cli {
     /// Settings file (TOML); `HANDOFF_*` environment variables override it.
     #[arg(long, global = true, env = "HANDOFF_CONFIG")]
@@ -37,6 +42,21 @@ enum Command {
         /// Policy file (default: the configured one, else the built-in policy).
         #[arg(long)]
         policy: Option<PathBuf>,
+    },
+    /// Replay labelled public data through the detector and print precision/recall per reason.
+    Eval {
+        /// The evaluation data directory (bitext/, clinc150/, banking77/, ...).
+        #[arg(long)]
+        data: PathBuf,
+        /// Policy file (default: the configured one, else the built-in policy).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also list up to this many misclassified examples per data set and kind.
+        #[arg(long, default_value_t = 0)]
+        errors: usize,
     },
     /// Publish a replay file's events and commands to the input topics.
     Produce {
@@ -91,7 +111,10 @@ pub fn read_input(input: &Path) -> anyhow::Result<Vec<ReplayRecord>> {
     let mut records = Vec::new();
     for f in input_files(input)? {
         let file = std::fs::File::open(&f).with_context(|| format!("opening {}", f.display()))?;
-        records.extend(read_all(std::io::BufReader::new(file), &f.display().to_string())?);
+        records.extend(read_all(
+            std::io::BufReader::new(file),
+            &f.display().to_string(),
+        )?);
     }
     Ok(records)
 }
@@ -125,6 +148,15 @@ fn main() -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
+        Command::Eval {
+            data,
+            policy,
+            json,
+            errors,
+        } => {
+            let policy = load_policy(policy.as_deref(), cli.config.as_deref())?;
+            eval::run(&data, &policy, json, errors)
+        }
         command => {
             let settings = handoff_runtime::Settings::load(cli.config.as_deref())?;
             handoff_runtime::telemetry::init(&handoff_runtime::config::TelemetrySettings {
@@ -136,15 +168,23 @@ fn main() -> anyhow::Result<()> {
                 match command {
                     Command::Produce { input } => {
                         let records = read_input(&input)?;
-                        let n = handoff_runtime::publish::produce_replay(&settings, &records).await?;
+                        let n =
+                            handoff_runtime::publish::produce_replay(&settings, &records).await?;
                         println!("produced {n} records from {}", input.display());
                         Ok(())
                     }
-                    Command::Tail { team, from_beginning, count, json } => {
-                        live::tail(&settings, team.as_deref(), from_beginning, count, json).await
+                    Command::Tail {
+                        team,
+                        from_beginning,
+                        count,
+                        json,
+                    } => live::tail(&settings, team.as_deref(), from_beginning, count, json).await,
+                    Command::Demo { input, timeout } => {
+                        live::demo(&settings, &input, timeout).await
                     }
-                    Command::Demo { input, timeout } => live::demo(&settings, &input, timeout).await,
-                    Command::Replay { .. } => unreachable!("handled above"),
+                    Command::Replay { .. } | Command::Eval { .. } => {
+                        unreachable!("handled above")
+                    }
                 }
             })
         }
