@@ -52,6 +52,8 @@ stop:
 
 test: infra-up
 	@echo "==> cargo test --workspace (integration tests use the local stack via infra/env.sh)"
+	@echo "==> building the worker binaries (crash tests run them as processes)"
+	cargo build --workspace --bins
 	$(ENV) && cargo test --workspace --no-fail-fast
 
 bench:

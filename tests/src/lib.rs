@@ -282,3 +282,69 @@ where
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// A worker binary running as its own process (for crash tests: `kill -9` is real there).
+pub struct Process {
+    pub child: std::process::Child,
+    pub name: &'static str,
+}
+
+/// The environment that points a worker binary at the same topics, groups and database.
+pub fn env_for(settings: &Settings) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("HANDOFF_KAFKA__BROKERS".into(), settings.kafka.brokers.clone()),
+        ("HANDOFF_KAFKA__TOPIC_PREFIX".into(), settings.kafka.topic_prefix.clone()),
+        ("HANDOFF_KAFKA__GROUP_PREFIX".into(), settings.kafka.group_prefix.clone()),
+        ("HANDOFF_KAFKA__PARTITIONS".into(), settings.kafka.partitions.to_string()),
+        ("HANDOFF_KAFKA__TEAM_PARTITIONS".into(), settings.kafka.team_partitions.to_string()),
+        ("HANDOFF_REGISTRY__URL".into(), settings.registry.url.clone()),
+        ("HANDOFF_DATABASE__BATCH_LINGER_MS".into(), settings.database.batch_linger_ms.to_string()),
+        ("RUST_LOG".into(), std::env::var("TEST_LOG").unwrap_or_else(|_| "info".into())),
+    ];
+    if let Some(url) = &settings.database.url {
+        env.push(("HANDOFF_DATABASE__URL".into(), url.expose_secret().to_string()));
+    }
+    env
+}
+
+/// Starts a worker binary (`make test` builds them first), logging to `.run/logs/test-*.log`.
+pub fn spawn(name: &'static str, settings: &Settings) -> Process {
+    let dir = std::env::var("HANDOFF_BIN_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target/debug"));
+    let bin = dir.join(name);
+    assert!(bin.exists(), "{} is not built: run `cargo build --workspace --bins` (make test does)", bin.display());
+    let logs = repo_root().join(".run/logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join(format!("test-{}{name}.log", settings.kafka.topic_prefix)))
+        .unwrap();
+    let child = std::process::Command::new(&bin)
+        .envs(env_for(settings))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+    Process { child, name }
+}
+
+impl Process {
+    /// SIGKILL: no drain, no final commit — a crash.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

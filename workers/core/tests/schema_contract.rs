@@ -308,6 +308,20 @@ fn agent_control_and_lifecycle() {
     );
 }
 
+#[test]
+fn conversation_state() {
+    use handoff_core::detect::{on_event, ConversationState};
+    let policy = handoff_core::Policy::builtin();
+    let mut state = ConversationState::new("c7");
+    let mut e = event();
+    e.actor = Actor::Contact;
+    e.text = "can I talk to a person?".into();
+    on_event(&mut state, &e, &policy, at(20));
+    assert!(state.claim_by_ms.is_some() && !state.open_reasons.is_empty());
+    round_trip("ConversationState", &state);
+    round_trip("ConversationState", &ConversationState::new("empty"));
+}
+
 /// Named types that appear in several files must be the same type everywhere.
 #[test]
 fn shared_named_types_agree_across_files() {
@@ -319,6 +333,7 @@ fn shared_named_types_agree_across_files() {
         "RoutedHandoff",
         "AgentControl",
         "LifecycleEvent",
+        "ConversationState",
     ];
     let mut seen: BTreeMap<String, (String, serde_json::Value)> = BTreeMap::new();
     fn walk(v: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {

@@ -4,12 +4,19 @@
 //! Consumes `conversation.events` and `handoff.commands` (co-partitioned by conversation id, so
 //! one instance sees all of a conversation's records, in order); publishes StopSignal to
 //! `handoff.signals`, AgentControl to `agent.control` and LifecycleEvent to `handoff.lifecycle`.
+//!
+//! State is durable: after each record's outputs are acknowledged, the conversation's state is
+//! written to the compacted `handoff.state` topic (keyed, and so partitioned, like the inputs).
+//! When partitions are assigned, their state is read back before their first record is handled,
+//! so a restarted or rebalanced detector carries on where the last one stopped; claim-by
+//! deadlines are part of that state and survive too. A 1-second tick fires SLA breaches and
+//! evicts idle conversations (with a tombstone).
+//!
 //! The decisions themselves are `handoff_core::detect`; this crate only adapts them to Kafka.
 
+use apache_avro::types::Value;
 use handoff_core::detect::{self, ConversationState, DetectorOutput};
-use handoff_core::records::{
-    AgentControl, ConversationEvent, LifecycleEvent, OperatorCommand, StopSignal,
-};
+use handoff_core::records::{AgentControl, ConversationEvent, LifecycleEvent, OperatorCommand, StopSignal};
 use handoff_core::Policy;
 use handoff_runtime::codec::AvroRecord;
 use handoff_runtime::topics::Topics;
@@ -18,10 +25,18 @@ use handoff_runtime::{Incoming, OutRecord, Outgoing, Rejection, Settings, Stage}
 use std::collections::HashMap;
 use std::future::Future;
 
+/// A conversation's state and the input partition it lives on.
+struct Entry {
+    partition: i32,
+    state: ConversationState,
+}
+
 pub struct DetectorStage {
     policy: Policy,
     topics: Topics,
-    states: HashMap<String, ConversationState>,
+    conversations: HashMap<String, Entry>,
+    /// The conversation the last handled record changed (its snapshot goes to the changelog).
+    changed: Option<String>,
     /// The wall clock (tests pin it).
     clock: fn() -> chrono::DateTime<chrono::Utc>,
 }
@@ -31,9 +46,19 @@ impl DetectorStage {
         DetectorStage {
             policy,
             topics,
-            states: HashMap::new(),
+            conversations: HashMap::new(),
+            changed: None,
             clock: chrono::Utc::now,
         }
+    }
+
+    /// Open conversations held in memory.
+    pub fn len(&self) -> usize {
+        self.conversations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conversations.is_empty()
     }
 
     fn publish(&self, conversation_id: &str, outputs: Vec<DetectorOutput>) -> Vec<Outgoing> {
@@ -43,9 +68,7 @@ impl DetectorStage {
                 let (topic, record) = match o {
                     DetectorOutput::Signal(s) => (self.topics.signals(), OutRecord::Signal(s)),
                     DetectorOutput::Control(c) => (self.topics.control(), OutRecord::Control(c)),
-                    DetectorOutput::Lifecycle(l) => {
-                        (self.topics.lifecycle(), OutRecord::Lifecycle(l))
-                    }
+                    DetectorOutput::Lifecycle(l) => (self.topics.lifecycle(), OutRecord::Lifecycle(l)),
                 };
                 Outgoing {
                     topic,
@@ -55,15 +78,26 @@ impl DetectorStage {
             })
             .collect()
     }
+
+    fn snapshot(&self, conversation_id: &str) -> Option<Outgoing> {
+        let entry = self.conversations.get(conversation_id)?;
+        Some(Outgoing {
+            topic: self.topics.state(),
+            key: conversation_id.to_string(),
+            record: OutRecord::State(Box::new(entry.state.clone())),
+        })
+    }
 }
 
-fn state<'s>(
-    states: &'s mut HashMap<String, ConversationState>,
-    conversation_id: &str,
-) -> &'s mut ConversationState {
-    states
+/// The conversation's state, created on first sight.
+fn entry<'c>(conversations: &'c mut HashMap<String, Entry>, conversation_id: &str, partition: i32) -> &'c mut ConversationState {
+    &mut conversations
         .entry(conversation_id.to_string())
-        .or_insert_with(|| ConversationState::new(conversation_id))
+        .or_insert_with(|| Entry {
+            partition,
+            state: ConversationState::new(conversation_id),
+        })
+        .state
 }
 
 fn require_conversation(id: &str) -> Result<(), Rejection> {
@@ -87,41 +121,90 @@ impl Stage for DetectorStage {
             (self.topics.signals(), StopSignal::SCHEMA),
             (self.topics.control(), AgentControl::SCHEMA),
             (self.topics.lifecycle(), LifecycleEvent::SCHEMA),
+            (self.topics.state(), ConversationState::SCHEMA),
         ]
     }
 
     fn handle(&mut self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, Rejection> {
-        if msg.topic == self.topics.commands() {
+        let now = (self.clock)();
+        let (conversation_id, out) = if msg.topic == self.topics.commands() {
             let cmd: OperatorCommand = typed(msg.value)?;
             require_conversation(&cmd.conversation_id)?;
-            let out = detect::on_command(
-                state(&mut self.states, &cmd.conversation_id),
-                &cmd,
-                &self.policy,
-                (self.clock)(),
-            );
-            Ok(self.publish(&cmd.conversation_id, out))
+            let state = entry(&mut self.conversations, &cmd.conversation_id, msg.partition);
+            (cmd.conversation_id.clone(), detect::on_command(state, &cmd, &self.policy, now))
         } else {
             let event: ConversationEvent = typed(msg.value)?;
             require_conversation(&event.conversation_id)?;
-            let out = detect::on_event(
-                state(&mut self.states, &event.conversation_id),
-                &event,
-                &self.policy,
-                (self.clock)(),
-            );
-            Ok(self.publish(&event.conversation_id, out))
+            let state = entry(&mut self.conversations, &event.conversation_id, msg.partition);
+            (event.conversation_id.clone(), detect::on_event(state, &event, &self.policy, now))
+        };
+        let outgoing = self.publish(&conversation_id, out);
+        self.changed = Some(conversation_id);
+        Ok(outgoing)
+    }
+
+    fn changelog(&mut self) -> Vec<Outgoing> {
+        self.changed
+            .take()
+            .and_then(|id| self.snapshot(&id))
+            .into_iter()
+            .collect()
+    }
+
+    fn tick(&mut self, now: chrono::DateTime<chrono::Utc>) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        let mut evicted = Vec::new();
+        let mut touched = Vec::new();
+        for (id, entry) in &mut self.conversations {
+            let fired = detect::on_tick(&mut entry.state, &self.policy, now);
+            if !fired.is_empty() {
+                touched.push((id.clone(), fired));
+            } else if entry.state.evictable(now, &self.policy) {
+                evicted.push(id.clone());
+            }
         }
+        for (id, fired) in touched {
+            out.extend(self.publish(&id, fired));
+            out.extend(self.snapshot(&id));
+        }
+        for id in evicted {
+            self.conversations.remove(&id);
+            out.push(Outgoing {
+                topic: self.topics.state(),
+                key: id,
+                record: OutRecord::Tombstone,
+            });
+        }
+        out
+    }
+
+    fn state_topic(&self) -> Option<String> {
+        Some(self.topics.state())
+    }
+
+    fn restore(&mut self, partition: i32, key: &str, value: Option<&Value>) -> Result<(), Rejection> {
+        match value {
+            None => {
+                self.conversations.remove(key);
+            }
+            Some(v) => {
+                let state: ConversationState = typed(v)?;
+                self.conversations.insert(key.to_string(), Entry { partition, state });
+            }
+        }
+        Ok(())
+    }
+
+    fn revoke(&mut self, partitions: &[i32]) {
+        self.conversations.retain(|_, e| !partitions.contains(&e.partition));
     }
 }
 
 /// Runs the detector until `shutdown` resolves.
-pub async fn run(
-    settings: Settings,
-    shutdown: impl Future<Output = ()> + Send,
-) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
     let policy = settings.load_policy()?;
     tracing::info!(policy_version = policy.version(), "policy loaded");
+    handoff_core::detect::sentiment::warm_up();
     let stage = DetectorStage::new(policy, settings.topics());
     handoff_runtime::run_stage(settings, stage, shutdown).await?;
     Ok(())

@@ -42,6 +42,7 @@ avro_record!(HandoffPayload, "HandoffPayload");
 avro_record!(RoutedHandoff, "RoutedHandoff");
 avro_record!(AgentControl, "AgentControl");
 avro_record!(LifecycleEvent, "LifecycleEvent");
+avro_record!(handoff_core::detect::ConversationState, "ConversationState");
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {

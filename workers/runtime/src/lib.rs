@@ -4,11 +4,13 @@
 //! - [`codec`]: Avro in the Confluent wire format through the schema registry.
 //! - [`kafka`]: client configuration and topic creation.
 //! - [`worker`]: the single consume → decode → handle → encode → produce → store-offset loop.
+//! - [`changelog`]: restoring a stage's state from its compacted changelog topic.
 //! - [`sink`]: the batch loop for workers that write elsewhere (the auditor).
 //! - [`dlq`]: dead letters with the reason in headers.
 //! - [`publish`]: producing replay records to the input topics, as upstream systems do.
 //! - [`topics`], [`telemetry`].
 
+pub mod changelog;
 pub mod codec;
 pub mod config;
 pub mod dlq;

@@ -21,6 +21,7 @@ pub async fn produce_replay(
             (topics.events(), ConversationEvent::SCHEMA),
             (topics.commands(), OperatorCommand::SCHEMA),
         ],
+        None,
     )
     .await?;
     let mut deliveries = Vec::with_capacity(records.len());
@@ -45,7 +46,7 @@ pub async fn produce_replay(
             rt.send(
                 &out.topic,
                 Some(out.key.as_bytes()),
-                Some(&bytes),
+                bytes.as_deref(),
                 OwnedHeaders::new(),
             )
             .await?,

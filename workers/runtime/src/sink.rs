@@ -72,7 +72,7 @@ pub async fn run_sink<S: Sink>(
     let linger = Duration::from_millis(settings.database.batch_linger_ms);
     let rt = Arc::new(Runtime::new(settings)?);
     let inputs = sink.inputs();
-    rt.prepare(&inputs, &[]).await?;
+    rt.prepare(&inputs, &[], None).await?;
     let consumer = rt.consumer(name)?;
     let subs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     consumer.subscribe(&subs)?;

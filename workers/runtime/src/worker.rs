@@ -24,6 +24,7 @@ use crate::config::Settings;
 use crate::dlq::{self, DeadLetter};
 use crate::kafka;
 use apache_avro::types::Value;
+use handoff_core::detect::ConversationState;
 use handoff_core::records::*;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -45,6 +46,10 @@ pub enum OutRecord {
     Routed(RoutedHandoff),
     Control(AgentControl),
     Lifecycle(LifecycleEvent),
+    /// A changelog snapshot of one conversation's detector state.
+    State(Box<ConversationState>),
+    /// Deletes the key from a compacted topic (no value).
+    Tombstone,
 }
 
 /// One output: where it goes, its key (the conversation id), and the record.
@@ -97,13 +102,53 @@ pub trait Stage: Send + 'static {
     fn outputs(&self) -> Vec<(String, &'static str)>;
     /// Handles one record. Must be deterministic in its input (and the stage's own state).
     fn handle(&mut self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, Rejection>;
+
+    /// Records to publish for the message just handled, but only once everything `handle`
+    /// returned for it is acknowledged: the state changelog. A restored state then never claims
+    /// work whose outputs were lost in a crash (the input is redone instead).
+    fn changelog(&mut self) -> Vec<Outgoing> {
+        Vec::new()
+    }
+
+    /// Called about once a second with the wall clock (deadlines, eviction).
+    fn tick(&mut self, _now: chrono::DateTime<chrono::Utc>) -> Vec<Outgoing> {
+        Vec::new()
+    }
+
+    /// The compacted changelog topic this stage keeps its state in, if any. Its partitions are
+    /// read back into the stage (`restore`) whenever the matching input partitions are assigned.
+    fn state_topic(&self) -> Option<String> {
+        None
+    }
+
+    /// One changelog record read back: the latest value per key wins, `None` deletes.
+    fn restore(&mut self, _partition: i32, _key: &str, _value: Option<&Value>) -> Result<(), Rejection> {
+        Ok(())
+    }
+
+    /// These partitions now belong to another instance: forget their state.
+    fn revoke(&mut self, _partitions: &[i32]) {}
 }
 
-/// What was sent for one consumed message, awaiting acknowledgement.
-struct Pending {
+/// A record ready to send, encoded.
+struct Encoded {
     topic: String,
-    partition: i32,
-    offset: i64,
+    key: String,
+    value: Option<Vec<u8>>,
+}
+
+/// What was sent for one consumed message (or a tick), awaiting acknowledgement.
+struct Pending {
+    /// `(topic, partition, offset)` of the input; `None` for tick outputs.
+    source: Option<(String, i32, i64)>,
+    deliveries: Vec<DeliveryFuture>,
+    /// Sent once `deliveries` are acknowledged (the changelog).
+    after: Vec<Encoded>,
+}
+
+/// The changelog sends of one message, awaiting acknowledgement before its offset is stored.
+struct AfterPending {
+    source: Option<(String, i32, i64)>,
     deliveries: Vec<DeliveryFuture>,
 }
 
@@ -144,28 +189,24 @@ impl Runtime {
         &self,
         inputs: &[String],
         outputs: &[(String, &'static str)],
+        compacted: Option<&str>,
     ) -> Result<(), WorkerError> {
         let k = &self.settings.kafka;
         let topics = self.settings.topics();
         let mut specs: Vec<kafka::TopicSpec<'_>> = Vec::new();
-        for t in inputs
-            .iter()
-            .filter(|t| !t.starts_with('^'))
-            .chain(outputs.iter().map(|(t, _)| t))
-        {
+        for t in inputs.iter().filter(|t| !t.starts_with('^')).chain(outputs.iter().map(|(t, _)| t)) {
             if !specs.iter().any(|(n, _, _)| n == t) {
-                let partitions = if topics.team_of(t).is_some() {
-                    k.team_partitions
+                let partitions = if topics.team_of(t).is_some() { k.team_partitions } else { k.partitions };
+                let config = if Some(t.as_str()) == compacted {
+                    vec![("cleanup.policy", "compact")]
                 } else {
-                    k.partitions
+                    vec![]
                 };
-                specs.push((t.clone(), partitions, vec![]));
+                specs.push((t.clone(), partitions, config));
             }
         }
         specs.push((topics.dlq(), k.partitions, vec![]));
-        kafka::ensure_topics(k, &specs)
-            .await
-            .map_err(|e| WorkerError::Startup(e.to_string()))?;
+        kafka::ensure_topics(k, &specs).await.map_err(|e| WorkerError::Startup(e.to_string()))?;
         for (topic, schema) in outputs {
             retry_transient(|| self.codec.register_text(topic, schema), None)
                 .await
@@ -174,17 +215,24 @@ impl Runtime {
         Ok(())
     }
 
-    pub fn consumer(&self, worker: &str) -> Result<StreamConsumer, WorkerError> {
+    /// The worker's group consumer. Range assignment keeps co-partitioned inputs together: an
+    /// instance gets the same partition numbers of every input topic.
+    pub fn consumer(&self, worker: &str) -> Result<StreamConsumer<Rebalances>, WorkerError> {
         let group = format!("{}.{worker}", self.settings.kafka.group_prefix);
-        kafka::consumer_config(&self.settings.kafka, &group)
-            .create()
+        let mut config = kafka::consumer_config(&self.settings.kafka, &group);
+        config.set("partition.assignment.strategy", "range");
+        config
+            .create_with_context(Rebalances::default())
             .map_err(|e| WorkerError::Startup(format!("consumer: {e}")))
     }
 
-    /// Encodes a record for its topic, waiting out registry outages.
-    pub async fn encode(&self, out: &Outgoing) -> Result<Vec<u8>, CodecError> {
+    /// Encodes a record for its topic, waiting out registry outages. A tombstone has no value.
+    pub async fn encode(&self, out: &Outgoing) -> Result<Option<Vec<u8>>, CodecError> {
         let c = &self.codec;
         let t = out.topic.as_str();
+        if matches!(out.record, OutRecord::Tombstone) {
+            return Ok(None);
+        }
         retry_transient(
             || async move {
                 match &out.record {
@@ -195,11 +243,14 @@ impl Runtime {
                     OutRecord::Routed(r) => c.encode(t, r).await,
                     OutRecord::Control(r) => c.encode(t, r).await,
                     OutRecord::Lifecycle(r) => c.encode(t, r).await,
+                    OutRecord::State(r) => c.encode(t, r.as_ref()).await,
+                    OutRecord::Tombstone => unreachable!("handled above"),
                 }
             },
             None,
         )
         .await
+        .map(Some)
     }
 
     /// Hands one record to the producer, waiting while its queue is full.
@@ -228,14 +279,83 @@ impl Runtime {
             }
         }
     }
+
+    /// Encodes outputs, refusing any over the size limit.
+    async fn encode_all(&self, outs: Vec<Outgoing>) -> Result<Vec<Encoded>, DeadLetter> {
+        let mut encoded = Vec::with_capacity(outs.len());
+        for out in outs {
+            let value = self.encode(&out).await.map_err(|e| DeadLetter::new("encode_failed", e.to_string()))?;
+            let size = value.as_ref().map_or(0, Vec::len);
+            if size > self.settings.kafka.max_message_bytes {
+                return Err(DeadLetter::new(
+                    "output_too_large",
+                    format!(
+                        "the {} record for {} would be {size} bytes, over the {}-byte limit",
+                        out_name(&out.record),
+                        out.topic,
+                        self.settings.kafka.max_message_bytes
+                    ),
+                ));
+            }
+            encoded.push(Encoded {
+                topic: out.topic,
+                key: out.key,
+                value,
+            });
+        }
+        Ok(encoded)
+    }
+}
+
+/// Assignment changes seen by the consumer, taken by the processing loop before it handles the
+/// next message (librdkafka calls back during `recv`, before any record of a new partition is
+/// returned, so a partition's state is always restored before its first record is handled).
+#[derive(Default)]
+pub struct Rebalances {
+    changes: std::sync::Mutex<Vec<Rebalanced>>,
+    pending: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Rebalanced {
+    Assigned(Vec<(String, i32)>),
+    Revoked(Vec<(String, i32)>),
+}
+
+impl rdkafka::client::ClientContext for Rebalances {}
+
+impl rdkafka::consumer::ConsumerContext for Rebalances {
+    fn post_rebalance(&self, _base: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &rdkafka::consumer::Rebalance<'_>) {
+        let list = |tpl: &rdkafka::TopicPartitionList| {
+            tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect::<Vec<_>>()
+        };
+        let change = match rebalance {
+            rdkafka::consumer::Rebalance::Assign(tpl) => Rebalanced::Assigned(list(tpl)),
+            rdkafka::consumer::Rebalance::Revoke(tpl) => Rebalanced::Revoked(list(tpl)),
+            rdkafka::consumer::Rebalance::Error(e) => {
+                warn!(error = %e, "rebalance error");
+                return;
+            }
+        };
+        info!(?change, "partitions rebalanced");
+        self.changes.lock().expect("rebalance lock").push(change);
+        self.pending.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Rebalances {
+    /// The changes since the last call (cheap when there are none).
+    pub fn take(&self) -> Vec<Rebalanced> {
+        if !self.pending.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            return Vec::new();
+        }
+        std::mem::take(&mut *self.changes.lock().expect("rebalance lock"))
+    }
 }
 
 /// Retries `f` while it fails transiently (registry down), with capped exponential backoff.
 /// `shutdown` (when given) ends the wait early with the last error.
-pub async fn retry_transient<T, F, Fut>(
-    mut f: F,
-    shutdown: Option<&watch::Receiver<bool>>,
-) -> Result<T, CodecError>
+pub async fn retry_transient<T, F, Fut>(mut f: F, shutdown: Option<&watch::Receiver<bool>>) -> Result<T, CodecError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, CodecError>>,
@@ -279,18 +399,24 @@ pub async fn run_stage<S: Stage>(
     let rt = Arc::new(Runtime::new(settings)?);
     let inputs = stage.inputs();
     let outputs = stage.outputs();
-    rt.prepare(&inputs, &outputs).await?;
+    let state_topic = stage.state_topic();
+    rt.prepare(&inputs, &outputs, state_topic.as_deref()).await?;
     let consumer = Arc::new(rt.consumer(name)?);
     let subs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     consumer.subscribe(&subs)?;
     info!(worker = name, inputs = ?inputs, "worker started");
 
-    let (ack_tx, ack_rx) = mpsc::channel::<Pending>(rt.settings.kafka.max_in_flight.max(1));
+    let window = rt.settings.kafka.max_in_flight.max(1);
+    let (ack_tx, ack_rx) = mpsc::channel::<Pending>(window);
+    let (after_tx, after_rx) = mpsc::channel::<AfterPending>(window);
     let (fail_tx, mut fail_rx) = watch::channel::<Option<String>>(None);
-    let acker = tokio::spawn(acker(consumer.clone(), ack_rx, fail_tx));
+    let acker = tokio::spawn(acker(rt.clone(), ack_rx, after_tx, fail_tx.clone()));
+    let storer = tokio::spawn(offset_storer(consumer.clone(), after_rx, fail_tx));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     let dlq_topic = rt.settings.topics().dlq();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let result: Result<(), WorkerError> = loop {
         let msg = tokio::select! {
@@ -299,6 +425,26 @@ pub async fn run_stage<S: Stage>(
             _ = fail_rx.changed() => {
                 let why = fail_rx.borrow().clone().unwrap_or_default();
                 break Err(WorkerError::Delivery { topic: String::new(), error: why });
+            }
+            _ = ticker.tick() => {
+                let outs = stage.tick(chrono::Utc::now());
+                if outs.is_empty() {
+                    continue;
+                }
+                let deliveries = match rt.encode_all(outs).await {
+                    Ok(encoded) => match send_all(&rt, encoded, None).await {
+                        Ok(d) => d,
+                        Err(e) => break Err(e.into()),
+                    },
+                    Err(dead) => {
+                        error!(worker = name, error = %dead.message, "a timed output could not be encoded");
+                        continue;
+                    }
+                };
+                if ack_tx.send(Pending { source: None, deliveries, after: Vec::new() }).await.is_err() {
+                    break Err(WorkerError::Delivery { topic: String::new(), error: "acker stopped".into() });
+                }
+                continue;
             }
             m = consumer.recv() => m,
         };
@@ -309,6 +455,11 @@ pub async fn run_stage<S: Stage>(
                 continue;
             }
         };
+        if let Some(topic) = &state_topic {
+            if let Err(e) = apply_rebalances(&rt, &mut stage, consumer.context(), topic).await {
+                break Err(e);
+            }
+        }
         let pending = match process(&rt, &mut stage, &msg, &dlq_topic, &stop_rx).await {
             Ok(p) => p,
             Err(e) => break Err(e),
@@ -325,6 +476,7 @@ pub async fn run_stage<S: Stage>(
     // Drain: every queued message's deliveries are awaited and its offset stored, then committed.
     drop(ack_tx);
     let _ = acker.await;
+    let _ = storer.await;
     rt.producer.flush(Duration::from_secs(10)).ok();
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) => {}
@@ -333,6 +485,37 @@ pub async fn run_stage<S: Stage>(
     }
     info!(worker = name, ok = result.is_ok(), "worker stopped");
     result
+}
+
+/// Applies assignment changes: revoked partitions' state is dropped, assigned partitions'
+/// state is read back from the changelog before their first record is handled.
+async fn apply_rebalances<S: Stage>(rt: &Runtime, stage: &mut S, tracker: &Rebalances, state_topic: &str) -> Result<(), WorkerError> {
+    for change in tracker.take() {
+        match change {
+            Rebalanced::Revoked(parts) => {
+                let mut ps: Vec<i32> = parts.iter().map(|(_, p)| *p).collect();
+                ps.sort_unstable();
+                ps.dedup();
+                stage.revoke(&ps);
+            }
+            Rebalanced::Assigned(parts) => {
+                let mut ps: Vec<i32> = parts.iter().map(|(_, p)| *p).collect();
+                ps.sort_unstable();
+                ps.dedup();
+                crate::changelog::restore(rt, stage, state_topic, &ps).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn send_all(rt: &Runtime, encoded: Vec<Encoded>, msg: Option<&BorrowedMessage<'_>>) -> Result<Vec<DeliveryFuture>, KafkaError> {
+    let mut deliveries = Vec::with_capacity(encoded.len());
+    for e in encoded {
+        let headers = msg.map(copy_headers).unwrap_or_default();
+        deliveries.push(rt.send(&e.topic, Some(e.key.as_bytes()), e.value.as_deref(), headers).await?);
+    }
+    Ok(deliveries)
 }
 
 /// Decodes, handles and sends one message's outputs (or its dead letter).
@@ -344,9 +527,8 @@ async fn process<S: Stage>(
     stop: &watch::Receiver<bool>,
 ) -> Result<Pending, WorkerError> {
     let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
-    let outcome: Result<Vec<(Outgoing, Vec<u8>)>, DeadLetter> = async {
-        let value = match retry_transient(|| rt.codec.decode_value(msg.payload()), Some(stop)).await
-        {
+    let outcome: Result<(Vec<Encoded>, Vec<Encoded>), DeadLetter> = async {
+        let value = match retry_transient(|| rt.codec.decode_value(msg.payload()), Some(stop)).await {
             Ok(v) => v,
             Err(e) if e.is_transient() => return Err(DeadLetter::transient(e.to_string())),
             Err(e) => return Err(DeadLetter::new("undecodable", e.to_string())),
@@ -358,81 +540,30 @@ async fn process<S: Stage>(
             key: msg.key(),
             value: &value,
         };
-        let outs = stage
-            .handle(&incoming)
-            .map_err(|r| DeadLetter::new(r.kind, r.message))?;
-        let mut encoded = Vec::with_capacity(outs.len());
-        for out in outs {
-            let bytes = rt
-                .encode(&out)
-                .await
-                .map_err(|e| DeadLetter::new("encode_failed", e.to_string()))?;
-            if bytes.len() > rt.settings.kafka.max_message_bytes {
-                return Err(DeadLetter::new(
-                    "output_too_large",
-                    format!(
-                        "the {} record for {} would be {} bytes, over the {}-byte limit",
-                        out_name(&out.record),
-                        out.topic,
-                        bytes.len(),
-                        rt.settings.kafka.max_message_bytes
-                    ),
-                ));
-            }
-            encoded.push((out, bytes));
-        }
-        Ok(encoded)
+        let outs = stage.handle(&incoming).map_err(|r| DeadLetter::new(r.kind, r.message))?;
+        let after = stage.changelog();
+        Ok((rt.encode_all(outs).await?, rt.encode_all(after).await?))
     }
     .await;
 
-    let mut deliveries = Vec::new();
-    match outcome {
-        Ok(encoded) => {
-            for (out, bytes) in encoded {
-                let f = rt
-                    .send(
-                        &out.topic,
-                        Some(out.key.as_bytes()),
-                        Some(&bytes),
-                        copy_headers(msg),
-                    )
-                    .await?;
-                deliveries.push(f);
-            }
-        }
+    let (deliveries, after) = match outcome {
+        Ok((encoded, after)) => (send_all(rt, encoded, Some(msg)).await?, after),
         Err(dead) if dead.transient => {
             // Shutting down while the registry is away: leave the offset unstored.
-            return Err(WorkerError::Startup(format!(
-                "stopping during a registry outage: {}",
-                dead.message
-            )));
+            return Err(WorkerError::Startup(format!("stopping during a registry outage: {}", dead.message)));
         }
         Err(dead) => {
             warn!(topic, partition, offset, kind = dead.kind, error = %dead.message, "dead-lettering input");
-            let headers = dlq::headers(
-                copy_headers(msg),
-                &dead,
-                topic,
-                partition,
-                offset,
-                stage.name(),
-            );
+            let headers = dlq::headers(copy_headers(msg), &dead, topic, partition, offset, stage.name());
             let value = dlq::value_within(msg.payload(), rt.settings.kafka.max_message_bytes);
-            deliveries.push(rt.send(dlq_topic, msg.key(), value, headers).await?);
+            (vec![rt.send(dlq_topic, msg.key(), value, headers).await?], Vec::new())
         }
-    }
-    debug!(
-        topic,
-        partition,
-        offset,
-        outputs = deliveries.len(),
-        "handled"
-    );
+    };
+    debug!(topic, partition, offset, outputs = deliveries.len(), "handled");
     Ok(Pending {
-        topic: topic.to_string(),
-        partition,
-        offset,
+        source: Some((topic.to_string(), partition, offset)),
         deliveries,
+        after,
     })
 }
 
@@ -445,31 +576,57 @@ fn out_name(r: &OutRecord) -> &'static str {
         OutRecord::Routed(_) => "RoutedHandoff",
         OutRecord::Control(_) => "AgentControl",
         OutRecord::Lifecycle(_) => "LifecycleEvent",
+        OutRecord::State(_) => "ConversationState",
+        OutRecord::Tombstone => "tombstone",
     }
 }
 
-/// Awaits deliveries in consumption order and stores offsets behind them.
-async fn acker(
-    consumer: Arc<StreamConsumer>,
-    mut rx: mpsc::Receiver<Pending>,
-    fail: watch::Sender<Option<String>>,
-) {
+async fn await_all(deliveries: Vec<DeliveryFuture>) -> Result<(), String> {
+    for d in deliveries {
+        match d.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((e, _))) => return Err(e.to_string()),
+            Err(_) => return Err("delivery canceled (producer dropped)".to_string()),
+        }
+    }
+    Ok(())
+}
+
+/// Stage one of acknowledgement: awaits each message's outputs in consumption order, then sends
+/// its changelog records (pipelined: the next message's outputs are awaited meanwhile).
+async fn acker(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Pending>, next: mpsc::Sender<AfterPending>, fail: watch::Sender<Option<String>>) {
     while let Some(p) = rx.recv().await {
-        for d in p.deliveries {
-            let failed = match d.await {
-                Ok(Ok(_)) => None,
-                Ok(Err((e, _))) => Some(e.to_string()),
-                Err(_) => Some("delivery canceled (producer dropped)".to_string()),
-            };
-            if let Some(e) = failed {
-                error!(topic = %p.topic, partition = p.partition, offset = p.offset, error = %e, "delivery failed; stopping without storing the offset");
-                let _ = fail.send(Some(e));
+        if let Err(e) = await_all(p.deliveries).await {
+            error!(source = ?p.source, error = %e, "delivery failed; stopping without storing the offset");
+            let _ = fail.send(Some(e));
+            return;
+        }
+        let deliveries = match send_all(&rt, p.after, None).await {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = fail.send(Some(e.to_string()));
                 return;
             }
+        };
+        if next.send(AfterPending { source: p.source, deliveries }).await.is_err() {
+            return;
         }
-        if let Err(e) = consumer.store_offset(&p.topic, p.partition, p.offset) {
-            // The partition was revoked meanwhile: its new owner redoes the message.
-            debug!(topic = %p.topic, partition = p.partition, offset = p.offset, error = %e, "offset not stored");
+    }
+}
+
+/// Stage two: awaits the changelog sends in order and stores the offset behind them.
+async fn offset_storer(consumer: Arc<StreamConsumer<Rebalances>>, mut rx: mpsc::Receiver<AfterPending>, fail: watch::Sender<Option<String>>) {
+    while let Some(p) = rx.recv().await {
+        if let Err(e) = await_all(p.deliveries).await {
+            error!(source = ?p.source, error = %e, "changelog delivery failed; stopping without storing the offset");
+            let _ = fail.send(Some(e));
+            return;
+        }
+        if let Some((topic, partition, offset)) = p.source {
+            if let Err(e) = consumer.store_offset(&topic, partition, offset) {
+                // The partition was revoked meanwhile: its new owner redoes the message.
+                debug!(topic = %topic, partition, offset, error = %e, "offset not stored");
+            }
         }
     }
 }

@@ -109,6 +109,11 @@ pub struct Analysis {
     pub threat: Option<Threat>,
 }
 
+/// Builds the lexicon now (about 7 ms in a release build) instead of on the first turn.
+pub fn warm_up() {
+    LazyLock::force(&LEX);
+}
+
 /// [`score`] and [`threat`] together, sharing the tokenisation.
 pub fn analyze(text: &str) -> Analysis {
     let toks = Tokens::new(text);
@@ -1307,90 +1312,22 @@ impl<'t> Tokens<'t> {
     /// Contextual value of "sick", "wicked", "killer": praise in "this is sick", "that's
     /// wicked", "sick feature"; otherwise near neutral ("I'm sick": illness, not hostility).
     fn slang(&self, i: usize, default: f32) -> f32 {
+        #[rustfmt::skip]
         const PRAISE_BEFORE: &[&str] = &[
-            "this",
-            "that",
-            "that's",
-            "thats",
-            "it's",
-            "its",
-            "looks",
-            "look",
-            "looked",
-            "sounds",
-            "sound",
-            "pretty",
-            "totally",
-            "absolutely",
-            "fucking",
-            "hella",
-            "freaking",
-            "literally",
-            "damn",
-            "how",
-            "real",
-            "super",
-            "soo",
-            "sooo",
+            "this", "that", "that's", "thats", "it's", "its", "looks", "look", "looked", "sounds",
+            "sound", "pretty", "totally", "absolutely", "fucking", "hella", "freaking", "literally",
+            "damn", "how", "real", "super", "soo", "sooo",
         ];
         const SUBJECTS: &[&str] = &["this", "that", "it", "which"];
         let subject = |p: &str| SUBJECTS.contains(&p) || NOUNS.contains(&p);
+        #[rustfmt::skip]
         const NOUNS: &[&str] = &[
-            "feature",
-            "features",
-            "app",
-            "apps",
-            "update",
-            "design",
-            "product",
-            "deal",
-            "deals",
-            "price",
-            "prices",
-            "ui",
-            "look",
-            "job",
-            "stuff",
-            "game",
-            "car",
-            "ride",
-            "view",
-            "trick",
-            "tricks",
-            "move",
-            "moves",
-            "beat",
-            "beats",
-            "track",
-            "song",
-            "shot",
-            "setup",
-            "release",
-            "drop",
-            "combo",
-            "edit",
-            "video",
-            "pic",
-            "photo",
-            "shoes",
-            "bike",
-            "graphics",
-            "sound",
-            "interface",
-            "tool",
-            "integration",
-            "idea",
-            "service",
-            "support",
-            "dashboard",
-            "upgrade",
-            "performance",
-            "speed",
-            "camera",
-            "phone",
-            "laptop",
-            "skills",
-            "work",
+            "feature", "features", "app", "apps", "update", "design", "product", "deal", "deals",
+            "price", "prices", "ui", "look", "job", "stuff", "game", "car", "ride", "view", "trick",
+            "tricks", "move", "moves", "beat", "beats", "track", "song", "shot", "setup", "release",
+            "drop", "combo", "edit", "video", "pic", "photo", "shoes", "bike", "graphics", "sound",
+            "interface", "tool", "integration", "idea", "service", "support", "dashboard",
+            "upgrade", "performance", "speed", "camera", "phone", "laptop", "skills", "work",
             "results",
         ];
         if self.w_is(
@@ -1501,43 +1438,19 @@ impl<'t> Tokens<'t> {
 
     /// A negator in the three words before the threat (same clause), or "nicht/nie" right after.
     fn threat_negated(&self, s: usize, e: usize) -> bool {
+        #[rustfmt::skip]
         const NEGATORS: &[&str] = &[
-            "not",
-            "never",
-            "no",
-            "won't",
-            "wont",
-            "don't",
-            "dont",
-            "didn't",
-            "didnt",
-            "doesn't",
-            "doesnt",
-            "wouldn't",
-            "wouldnt",
-            "shouldn't",
-            "isn't",
-            "aren't",
-            "nunca",
-            "jamás",
-            "jamas",
-            "tampoco",
-            "ni",
-            "nicht",
-            "nie",
-            "niemals",
-            "kein",
-            "keine",
-            "keinen",
-            "keinem",
-            "keiner",
-            "no-one",
+            "not", "never", "no", "won't", "wont", "don't", "dont", "didn't", "didnt", "doesn't",
+            "doesnt", "wouldn't", "wouldnt", "shouldn't", "isn't", "aren't", "nunca", "jamás",
+            "jamas", "tampoco", "ni", "nicht", "nie", "niemals", "kein", "keine", "keinen",
+            "keinem", "keiner", "no-one",
         ];
         for j in (s.saturating_sub(3)..s).rev() {
             if self.toks[j].brk {
                 break;
             }
-            if self.w_is(j, NEGATORS) {
+            // "don't make me sue you" is still a threat.
+            if self.w_is(j, NEGATORS) && !self.w_is(j + 1, &["make", "force", "let"]) {
                 return true;
             }
         }
@@ -1555,36 +1468,11 @@ impl<'t> Tokens<'t> {
 }
 
 /// "like" is a sentiment verb only after these ("I like it", "don't like", "would like").
+#[rustfmt::skip]
 const LIKE_SUBJECTS: &[&str] = &[
-    "i",
-    "we",
-    "they",
-    "you",
-    "really",
-    "i'd",
-    "we'd",
-    "would",
-    "do",
-    "does",
-    "did",
-    "don't",
-    "dont",
-    "doesn't",
-    "doesnt",
-    "didn't",
-    "didnt",
-    "actually",
-    "totally",
-    "genuinely",
-    "definitely",
-    "also",
-    "still",
-    "kinda",
-    "much",
-    "they'd",
-    "you'd",
-    "not",
-    "people",
+    "i", "we", "they", "you", "really", "i'd", "we'd", "would", "do", "does", "did", "don't",
+    "dont", "doesn't", "doesnt", "didn't", "didnt", "actually", "totally", "genuinely",
+    "definitely", "also", "still", "kinda", "much", "they'd", "you'd", "not", "people",
 ];
 
 #[cfg(test)]
@@ -1841,6 +1729,7 @@ mod tests {
             Some(ThreatKind::Regulator)
         );
         assert_eq!(kind("Then I'll get a lawyer"), Some(ThreatKind::Legal));
+        assert_eq!(kind("Don't make me sue you"), Some(ThreatKind::Legal));
         let t = threat("Honestly, I'll SUE you all!").unwrap();
         assert_eq!(t.matched, "I'll SUE");
         assert_eq!(t.kind.as_str(), "legal");
