@@ -447,7 +447,81 @@ pub struct EvalInput<'a> {
 
 /// Every section, in report order. Add new sections here.
 pub fn sections(input: &EvalInput) -> anyhow::Result<Vec<Section>> {
-    Ok(vec![explicit_request_section(input)?])
+    Ok(vec![explicit_request_section(input)?, sentiment_section(input)?])
+}
+
+/// iSarcasmEval: sarcastic tweets, their authors' plain rephrases, and non-sarcastic tweets.
+pub fn load_isarcasmeval(data: &Path) -> anyhow::Result<Vec<(String, bool, String)>> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        tweet: String,
+        sarcastic: u8,
+        #[serde(default)]
+        rephrase: String,
+    }
+    let path = data_file(data, "isarcasmeval/train.En.csv")?;
+    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    for row in reader.deserialize::<Row>() {
+        let row = row.with_context(|| format!("parsing {}", path.display()))?;
+        out.push((row.tweet, row.sarcastic == 1, row.rephrase));
+    }
+    Ok(out)
+}
+
+/// Sentiment false fires: text that is not hostile must not escalate as hostile. Sarcastic
+/// tweets are the trap (negative words, non-hostile meaning); routine support requests are the
+/// everyday case. Every text is one contact turn of a fresh conversation through the detector.
+pub fn sentiment_section(input: &EvalInput) -> anyhow::Result<Section> {
+    let rows = load_isarcasmeval(input.data)?;
+    let sarcastic: Vec<Sample> = rows
+        .iter()
+        .filter(|(_, s, _)| *s)
+        .map(|(t, _, _)| Sample { text: t.clone(), gold: false, label: "sarcastic".into() })
+        .collect();
+    let rephrase: Vec<Sample> = rows
+        .iter()
+        .filter(|(_, s, r)| *s && !r.trim().is_empty())
+        .map(|(_, _, r)| Sample { text: r.clone(), gold: false, label: "rephrase".into() })
+        .collect();
+    let plain: Vec<Sample> = rows
+        .iter()
+        .filter(|(_, s, _)| !*s)
+        .map(|(t, _, _)| Sample { text: t.clone(), gold: false, label: "non_sarcastic".into() })
+        .collect();
+    let banking = negatives(load_banking77(input.data)?);
+    let mut section = Section {
+        name: "sentiment".into(),
+        title: format!(
+            "Hostile-sentiment false fires (rule {}, one turn at or below {}): non-hostile text escalated as hostile",
+            input.policy.rules.sentiment.base.id, input.policy.rules.sentiment.turn_threshold
+        ),
+        tables: Vec::new(),
+        notes: vec![
+            "target on unseen data: at most 5% false fires on sarcastic non-hostile text".into(),
+            "a sarcastic tweet and its plain rephrase should score alike (both rows are shown)".into(),
+        ],
+        metrics: Vec::new(),
+        errors: Vec::new(),
+    };
+    let mut table = Table::new("false fires", &["dataset", "n", "fired", "false-fire rate"]);
+    let mut runner = TurnRunner::new(input.policy);
+    for (name, samples) in [
+        ("isarcasmeval sarcastic", &sarcastic),
+        ("isarcasmeval rephrases", &rephrase),
+        ("isarcasmeval non-sarcastic", &plain),
+        ("banking77 (routine requests)", &banking),
+    ] {
+        let outcome = evaluate_binary(samples, input.errors, |t| runner.escalates_for(t, ReasonKind::Sentiment));
+        let c = &outcome.confusion;
+        table.row(vec![name.into(), c.n().to_string(), (c.fp).to_string(), fmt_percent(c.fp_rate())]);
+        section.metrics.push(Metric { dataset: name.into(), name: "false_fire_rate".into(), value: c.fp_rate() });
+        for (label, text) in outcome.false_positives {
+            section.errors.push(ErrorExample { dataset: name.into(), kind: "FP".into(), label, text });
+        }
+    }
+    section.tables.push(table);
+    Ok(section)
 }
 
 /// Explicit request for a human: Bitext, CLINC150, Banking77.
