@@ -3,7 +3,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use handoff_core::build::build;
+use handoff_core::build::Builder;
 use handoff_core::detect::{on_event, ConversationState, DetectorOutput};
 use handoff_core::records::*;
 use handoff_core::route::route;
@@ -104,12 +104,13 @@ fn detector(c: &mut Criterion) {
 fn builder_and_router(c: &mut Criterion) {
     let policy = Policy::builtin();
     let signal = signal_for(16);
-    let payload = build(&signal);
+    let builder = Builder::new(&policy.builder).expect("builder");
+    let payload = builder.build(&signal);
     let now = Utc::now();
     let mut g = c.benchmark_group("stages");
     g.throughput(Throughput::Elements(1));
     g.bench_function("builder_payload_16_turns", |b| {
-        b.iter(|| black_box(build(black_box(&signal))))
+        b.iter(|| black_box(builder.build(black_box(&signal))))
     });
     g.bench_function("router_decision", |b| {
         b.iter(|| black_box(route(black_box(&payload), &policy, now)))

@@ -12,6 +12,7 @@
 //! same code.
 
 pub mod build;
+pub mod classify;
 pub mod detect;
 pub mod ids;
 pub mod pipeline;

@@ -2,7 +2,7 @@
 //! records. `handoff replay` and the tests use it; the workers run the same functions one stage
 //! each.
 
-use crate::build::build;
+use crate::build::Builder;
 use crate::detect::{self, ConversationState, DetectorOutput};
 use crate::policy::Policy;
 use crate::records::*;
@@ -28,14 +28,20 @@ pub enum Output {
 /// it the SLA clock ticks to that time, so a replay shows the breaches a live run would have had.
 pub struct Pipeline<'p> {
     policy: &'p Policy,
+    builder: Builder,
     states: HashMap<String, ConversationState>,
     sla_clock: bool,
 }
 
 impl<'p> Pipeline<'p> {
     pub fn new(policy: &'p Policy) -> Self {
+        // Example files named by the policy resolve against the working directory here; the
+        // builder worker resolves them against the policy file's directory.
+        let builder = Builder::new(&policy.builder)
+            .unwrap_or_else(|e| panic!("the policy's [builder] section is unusable: {e}"));
         Pipeline {
             policy,
+            builder,
             states: HashMap::new(),
             sla_clock: true,
         }
@@ -75,7 +81,7 @@ impl<'p> Pipeline<'p> {
         for d in detected {
             match d {
                 DetectorOutput::Signal(signal) => {
-                    let payload = build(&signal);
+                    let payload = self.builder.build(&signal);
                     let routed = route(&payload, self.policy, payload.created_at);
                     out.push(Output::Signal(signal));
                     out.push(Output::Payload(payload));
