@@ -334,6 +334,9 @@ pub struct SalesRule {
 #[serde(deny_unknown_fields)]
 pub struct RoutingPolicy {
     pub fallback_team: String,
+    /// Where an SLA breach re-routes (the same team when absent).
+    #[serde(default)]
+    pub sla_escalation_team: Option<String>,
     pub teams: Vec<String>,
     #[serde(default)]
     pub rules: Vec<RoutingRule>,
@@ -446,6 +449,11 @@ impl Policy {
                 "routing.fallback_team: {:?} is not one of routing.teams",
                 self.routing.fallback_team
             ));
+        }
+        if let Some(t) = &self.routing.sla_escalation_team {
+            if !self.has_team(t) {
+                return Err(format!("routing.sla_escalation_team: {t:?} is not one of routing.teams"));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for (i, rule) in self.routing.rules.iter().enumerate() {

@@ -36,6 +36,10 @@ const SEEN_IDS: usize = 16;
 const MAX_CITATIONS: usize = 10;
 /// How many contact-turn sentiment scores are kept (the trajectory window is shorter).
 const SENTIMENT_HISTORY: usize = 8;
+/// Reasons carried by a re-escalated handoff at most (each SLA breach or reassignment adds one).
+const MAX_REASONS: usize = 12;
+/// The rule id of a reassignment's reason; its evidence is the target team.
+pub const REASSIGN_RULE: &str = "manual.reassign";
 /// How many times one handoff may breach its SLA (and re-escalate) before the detector stops
 /// re-escalating it; each breach raises urgency, so more would page nobody new.
 const MAX_SLA_BREACHES: u32 = 3;
@@ -380,7 +384,10 @@ pub fn on_tick(state: &mut ConversationState, policy: &Policy, now: Timestamp) -
         evidence_event_id: trigger.clone(),
         evidence_text: format!("unclaimed {overdue_min:.0} min past its claim-by deadline (breach {attempt})"),
     }];
-    reasons.extend(state.open_reasons.iter().filter(|r| r.kind != ReasonKind::SlaBreach).cloned());
+    // Earlier re-routing reasons stay: the router counts them as the route's attempt.
+    reasons.extend(state.open_reasons.iter().cloned());
+    reasons.truncate(MAX_REASONS);
+    state.open_reasons.clone_from(&reasons);
     let mut breach = lifecycle(state, &handoff_id, "sla_breached", ControlState::AwaitingHuman, ControlState::AwaitingHuman, "detector", None, now, None, None);
     breach.lifecycle_id = ids::derive("lifecycle", &[&handoff_id, "sla_breached", &attempt.to_string()]);
     vec![
@@ -500,11 +507,28 @@ pub fn on_command(state: &mut ConversationState, cmd: &OperatorCommand, policy: 
             state.start_cooldown(policy, now);
             ("resolved", ControlState::Resolved, vec![DetectorOutput::Control(control)])
         }
-        (CommandAction::Reassign, Some(_)) => match cmd.target_team.as_deref() {
+        (CommandAction::Reassign, Some(handoff_id)) => match cmd.target_team.as_deref() {
             Some(team) if policy.has_team(team) => {
+                // The same handoff is signalled again with the reassignment as its first
+                // reason, so builder and router (stateless) re-route it to the named team.
+                let urgency = state.urgency.unwrap_or(Urgency::Normal);
                 state.claimed_by = None;
-                state.claim_by_ms = Some((now + policy.sla.claim_within(state.urgency.unwrap_or(Urgency::Normal))).timestamp_millis());
-                ("reassigned", ControlState::AwaitingHuman, Vec::new())
+                state.claim_by_ms = Some((now + policy.sla.claim_within(urgency)).timestamp_millis());
+                let mut reasons = vec![Reason {
+                    kind: ReasonKind::Manual,
+                    rule_id: REASSIGN_RULE.into(),
+                    score: 1.0,
+                    threshold: None,
+                    evidence_event_id: cmd.command_id.clone(),
+                    evidence_text: team.to_string(),
+                }];
+                reasons.extend(state.open_reasons.iter().cloned());
+                reasons.truncate(MAX_REASONS);
+                state.open_reasons.clone_from(&reasons);
+                let trigger = state.trigger_id.clone().unwrap_or_else(|| cmd.command_id.clone());
+                let mut signal = signal_for(state, &handoff_id, &trigger, 0, Decision::Escalate, reasons, urgency, now, policy);
+                signal.signal_id = ids::derive("signal", &[&handoff_id, "reassign", &cmd.command_id]);
+                ("reassigned", ControlState::AwaitingHuman, vec![DetectorOutput::Signal(signal)])
             }
             Some(team) => return vec![reject(state, cmd, &actor, &format!("unknown team {team:?}"), now)],
             None => return vec![reject(state, cmd, &actor, "reassign needs a target_team", now)],
