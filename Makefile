@@ -56,9 +56,13 @@ test: infra-up
 	cargo build --workspace --bins
 	$(ENV) && cargo test --workspace --no-fail-fast
 
-bench:
-	@echo "==> criterion benchmarks (handoff-core)"
-	cargo bench -p handoff-core
+bench: infra-up
+	@echo "==> pure stages (criterion): detector events/s, builder payloads/s, router decisions/s"
+	cargo bench -p handoff-core --bench stages
+	@echo "==> builder throughput and intent-classifier accuracy on ../shared/data"
+	cargo bench -p handoff-core --bench builder
+	@echo "==> detector state per open conversation"
+	cargo bench -p handoff-core --bench state_size
 
 fmt:
 	@echo "==> formatting"

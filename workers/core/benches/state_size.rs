@@ -1,0 +1,73 @@
+//! Bytes of detector state per open conversation: the Avro-encoded changelog record and an
+//! estimate of the in-memory size, for realistic conversations of 4 to 20 turns.
+//! Printed by `make bench`; target ≤ 2 KB per open conversation.
+
+use apache_avro::writer::datum::GenericDatumWriter;
+use apache_avro::Schema;
+use chrono::{Duration, TimeZone, Utc};
+use handoff_core::detect::{on_event, ConversationState};
+use handoff_core::records::*;
+use handoff_core::Policy;
+
+const LINES: &[&str] = &[
+    "Hi, my order 55120 has not arrived yet and the tracking page shows nothing",
+    "I understand. Let me look at your order status for you.",
+    "It was supposed to be here on Monday, I paid EUR 640 for it",
+    "The parcel is with the courier and should arrive within two working days.",
+    "That is what you said last week. Can you check with the warehouse?",
+    "I have asked the warehouse; they confirm it left on 18 November.",
+];
+
+fn heap(state: &ConversationState) -> usize {
+    let s = |x: &String| x.capacity();
+    let o = |x: &Option<String>| x.as_ref().map_or(0, String::capacity);
+    let turns: usize = state.transcript.iter().map(|t| std::mem::size_of::<Turn>() + s(&t.event_id) + s(&t.text)).sum();
+    let contact = state.contact.as_ref().map_or(0, |c| {
+        std::mem::size_of::<Contact>() + o(&c.contact_id) + o(&c.name) + o(&c.email) + o(&c.phone) + o(&c.company) + o(&c.account_id) + o(&c.plan)
+    });
+    let seen: usize = state.seen.iter().map(|x| std::mem::size_of::<String>() + x.capacity()).sum();
+    let reasons: usize = state.open_reasons.iter().map(|r| std::mem::size_of::<Reason>() + s(&r.rule_id) + s(&r.evidence_event_id) + s(&r.evidence_text)).sum();
+    std::mem::size_of::<ConversationState>() + s(&state.conversation_id) + s(&state.tenant_id) + s(&state.channel) + turns + contact + seen + reasons
+        + state.sentiment.capacity() * 8
+        // the map entry that holds it (key + bucket)
+        + std::mem::size_of::<String>() * 2 + state.conversation_id.len()
+}
+
+fn main() {
+    let policy = Policy::builtin();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/ConversationState.avsc");
+    let schema = Schema::parse_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let writer = GenericDatumWriter::builder(&schema).build().unwrap();
+    let start = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
+    println!("== detector state per open conversation (target <= 2 KB)");
+    println!("{:>6} {:>14} {:>16}", "turns", "avro bytes", "memory (est.)");
+    for turns in [4usize, 8, 12, 20, 40] {
+        let n = 200;
+        let (mut avro, mut mem) = (0usize, 0usize);
+        for c in 0..n {
+            let mut state = ConversationState::new(&format!("conversation-{c:06}"));
+            for i in 0..turns {
+                let contact = i % 2 == 0;
+                let e = ConversationEvent {
+                    event_id: format!("conversation-{c:06}-{i}"),
+                    conversation_id: format!("conversation-{c:06}"),
+                    tenant_id: "acme".into(),
+                    occurred_at: start + Duration::seconds(i as i64 * 20),
+                    channel: "web".into(),
+                    actor: if contact { Actor::Contact } else { Actor::Agent },
+                    text: LINES[i % LINES.len()].into(),
+                    language: None,
+                    agent: (!contact).then(|| AgentTurn { confidence: Some(0.8), intent: Some("orders".into()), ..Default::default() }),
+                    contact: (i == 0).then(|| Contact { name: Some("Ana Ruiz".into()), email: Some("ana@example.com".into()), account_id: Some("A-77".into()), plan: Some("growth".into()), ..Default::default() }),
+                    entry: None,
+                    attributes: Default::default(),
+                };
+                on_event(&mut state, &e, &policy, e.occurred_at);
+            }
+            avro += writer.write_ser_to_vec(&state).unwrap().len();
+            mem += heap(&state);
+        }
+        println!("{turns:>6} {:>14} {:>16}", avro / n, mem / n);
+    }
+    println!("(the transcript window is capped at handoff.transcript_window = {} turns)", policy.handoff.transcript_window);
+}
