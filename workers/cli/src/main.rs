@@ -190,3 +190,29 @@ fn main() -> anyhow::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use handoff_core::records::ControlAction;
+
+    /// Sample 02 is handed back with a note ("Refund approved, 7 days to clear ... do not reopen
+    /// the complaint"); afterwards the contact returns to the refund and the agent calls
+    /// transfer_to_human about it again. The cool-down keeps that closed topic from escalating.
+    #[test]
+    fn replay_of_a_handback_shows_no_re_escalation_on_the_closed_topic() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/samples/02-refund-over-limit-tool-call.jsonl");
+        let records = read_input(&path).unwrap();
+        let outputs = replay(&records, &Policy::builtin());
+        let signals: Vec<_> = outputs.iter().filter_map(|o| match o { Output::Signal(s) => Some(s), _ => None }).collect();
+        assert_eq!(signals.len(), 1, "one escalation only: {signals:?}");
+        assert_eq!(signals[0].trigger_event_id, "s02-4");
+        let resume = outputs
+            .iter()
+            .find_map(|o| match o { Output::Control(c) if c.action == ControlAction::Resume => Some(c), _ => None })
+            .expect("the agent is resumed");
+        assert!(resume.handoff_context.as_deref().unwrap().contains("Refund approved, 7 days to clear."));
+        let last = records.last().unwrap();
+        assert!(matches!(last, ReplayRecord::Event(e) if e.event_id == "s02-10"), "the sample ends with the repeated transfer_to_human");
+    }
+}
