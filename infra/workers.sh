@@ -8,6 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Pipeline order: upstream first, so stop lets downstream drain what is already in flight.
 WORKERS=(detector builder router auditor)
+# Each worker serves Prometheus metrics on its own loopback port: curl 127.0.0.1:19101/metrics.
+declare -A METRICS_PORT=([detector]=19101 [builder]=19102 [router]=19103 [auditor]=19104)
 
 start() {
   local w pid started=()
@@ -18,7 +20,9 @@ start() {
     if pid=$(our_pid "$PID_DIR/$w.pid" "$w"); then say "$w already running (pid $pid)"; continue; fi
     drop_stale "$PID_DIR/$w.pid" "$w"
     say "starting $w (log $LOG_DIR/$w.log)"
-    spawn "$PID_DIR/$w.pid" "$LOG_DIR/$w.log" "$HANDOFF_BIN_DIR/$w"
+    spawn "$PID_DIR/$w.pid" "$LOG_DIR/$w.log" env \
+      "HANDOFF_TELEMETRY__METRICS_LISTEN=${HANDOFF_TELEMETRY__METRICS_LISTEN_PREFIX:-127.0.0.1}:${METRICS_PORT[$w]}" \
+      "$HANDOFF_BIN_DIR/$w"
     started+=("$w")
   done
   ((${#started[@]})) || return 0
@@ -33,7 +37,7 @@ start() {
     tail -n 20 "$LOG_DIR/$w.log" >&2 || true
   done
   ((${#dead[@]} == 0)) || die "worker(s) exited: ${dead[*]} (any others keep running; stop with: $0 stop)"
-  say "workers running: ${started[*]}"
+  say "workers running: ${started[*]} (metrics: curl 127.0.0.1:19101/metrics ... 19104)"
 }
 
 stop() {

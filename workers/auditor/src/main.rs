@@ -27,6 +27,8 @@ fn config_arg() -> anyhow::Result<Option<PathBuf>> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(config_arg()?.as_deref())?;
-    telemetry::init(&settings.telemetry);
+    // Held to the end: dropping it flushes the spans not yet exported.
+    let _telemetry =
+        telemetry::init_worker("auditor", &settings.telemetry).context("starting telemetry")?;
     handoff_auditor::run(settings, telemetry::shutdown_signal()).await
 }

@@ -7,6 +7,8 @@ async fn main() -> anyhow::Result<()> {
     let config = std::env::args().skip_while(|a| a != "--config").nth(1);
     let settings = handoff_runtime::Settings::load(config.as_deref().map(std::path::Path::new))
         .context("loading configuration")?;
-    handoff_runtime::telemetry::init(&settings.telemetry);
+    // Held to the end: dropping it flushes the spans not yet exported.
+    let _telemetry = handoff_runtime::telemetry::init_worker("router", &settings.telemetry)
+        .context("starting telemetry")?;
     handoff_router::run(settings, handoff_runtime::telemetry::shutdown_signal()).await
 }

@@ -84,7 +84,18 @@ pub struct TelemetrySettings {
     /// `text` or `json`.
     pub format: String,
     /// A tracing `EnvFilter` directive, e.g. `info,handoff=debug`. `RUST_LOG` overrides it.
+    /// It filters the log lines only: exported spans are not subject to it.
     pub filter: String,
+    /// Where to export traces over OTLP/gRPC, e.g. `http://127.0.0.1:4317`
+    /// (`HANDOFF_TELEMETRY__OTLP_ENDPOINT`). Absent: no spans are exported, and the trace
+    /// context in Kafka headers is passed through unchanged.
+    pub otlp_endpoint: Option<String>,
+    /// Serve Prometheus metrics on `http://<this address>/metrics`, e.g. `127.0.0.1:19101`
+    /// (`HANDOFF_TELEMETRY__METRICS_LISTEN`). Absent: no endpoint and no metrics recorded.
+    pub metrics_listen: Option<String>,
+    /// librdkafka `statistics.interval.ms` of the workers' consumers, the source of the
+    /// consumer-lag gauge; 0 turns the statistics off.
+    pub kafka_stats_interval_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -131,6 +142,9 @@ fn defaults() -> Defaults {
         telemetry: TelemetrySettings {
             format: "text".into(),
             filter: "info".into(),
+            otlp_endpoint: None,
+            metrics_listen: None,
+            kafka_stats_interval_ms: 5_000,
         },
     }
 }
@@ -196,6 +210,27 @@ mod tests {
             assert_eq!(s.kafka.brokers, "k1:9092,k2:9092");
             assert_eq!(s.kafka.partitions, 6);
             assert!(!format!("{s:?}").contains("hunter2"));
+            assert_eq!(s.telemetry.otlp_endpoint, None);
+            assert_eq!(s.telemetry.metrics_listen, None);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn telemetry_endpoints_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HANDOFF_TELEMETRY__OTLP_ENDPOINT", "http://127.0.0.1:4317");
+            jail.set_env("HANDOFF_TELEMETRY__METRICS_LISTEN", "127.0.0.1:19101");
+            let s = Settings::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(
+                s.telemetry.otlp_endpoint.as_deref(),
+                Some("http://127.0.0.1:4317")
+            );
+            assert_eq!(
+                s.telemetry.metrics_listen.as_deref(),
+                Some("127.0.0.1:19101")
+            );
+            assert_eq!(s.telemetry.kafka_stats_interval_ms, 5_000);
             Ok(())
         });
     }

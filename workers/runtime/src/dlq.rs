@@ -4,7 +4,9 @@
 //! `undecodable`, `schema_mismatch`, `invalid_record`, `output_too_large`), `handoff.dlq.error`
 //! (the human-readable reason), `handoff.dlq.source.topic`, `.partition`, `.offset`,
 //! `handoff.dlq.worker`, `handoff.dlq.value_truncated` when the original was too large to keep.
-//! The original record's own headers are kept.
+//! The original record's own headers are kept, except that its `traceparent` is replaced by
+//! the dead-lettering worker's span when spans are exported (a child of the original's, so the
+//! dead letter stays in the handoff's trace).
 
 use rdkafka::message::{Header, OwnedHeaders};
 

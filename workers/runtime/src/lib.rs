@@ -7,14 +7,18 @@
 //! - [`changelog`]: restoring a stage's state from its compacted changelog topic.
 //! - [`sink`]: the batch loop for workers that write elsewhere (the auditor).
 //! - [`dlq`]: dead letters with the reason in headers.
+//! - [`telemetry`]: logs, spans exported over OTLP, the trace context in Kafka headers;
+//!   [`metrics`] and [`internal_events`]: the Prometheus endpoint and what updates it.
 //! - [`publish`]: producing replay records to the input topics, as upstream systems do.
-//! - [`topics`], [`telemetry`].
+//! - [`topics`]: topic names.
 
 pub mod changelog;
 pub mod codec;
 pub mod config;
 pub mod dlq;
+pub mod internal_events;
 pub mod kafka;
+pub mod metrics;
 pub mod publish;
 pub mod sink;
 pub mod telemetry;

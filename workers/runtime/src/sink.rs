@@ -5,9 +5,15 @@
 //! dead letters are acknowledged) are the batch's offsets stored. A sink that fails transiently
 //! (database down) gets the *same* batch again with capped exponential backoff, and nothing new
 //! is consumed meanwhile: an outage delays the audit, it never loses or reorders it.
+//!
+//! Telemetry: each record gets an `audit` span, a child of the upstream span in its
+//! `traceparent` header (so the audit closes the handoff's trace), linked to the `audit_batch`
+//! span of the transaction that wrote it, and open until the batch's offsets are stored.
 
 use crate::config::Settings;
 use crate::dlq::{self, DeadLetter};
+use crate::internal_events::{AuditBatchWritten, DeadLettered, EventReceived, RecordProduced};
+use crate::telemetry;
 use crate::worker::{retry_transient, Rejection, Runtime, WorkerError};
 use apache_avro::types::Value;
 use rdkafka::consumer::{CommitMode, Consumer};
@@ -17,7 +23,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use tracing::field::Empty;
 use tracing::{info, warn};
+use tracing::{Instrument, Span};
 
 /// One decoded record of a batch, with where it came from.
 #[derive(Debug, Clone)]
@@ -107,6 +115,11 @@ pub async fn run_sink<S: Sink>(
                 Err(_) => break, // lingered long enough
                 Ok(Err(e)) => warn!(worker = name, error = %e, "consumer error"),
                 Ok(Ok(m)) => {
+                    EventReceived {
+                        worker: name,
+                        topic: m.topic(),
+                    }
+                    .emit();
                     let mut headers = OwnedHeaders::new();
                     if let Some(h) = m.headers() {
                         for x in h.iter() {
@@ -135,6 +148,14 @@ pub async fn run_sink<S: Sink>(
             continue;
         }
 
+        // One span per record, parented to its upstream span, linked to the batch's.
+        let batch_span =
+            tracing::info_span!(parent: None, "audit_batch", worker = name, records = raws.len());
+        let spans: Vec<Span> = raws
+            .iter()
+            .map(|raw| audit_span(name, raw, &batch_span))
+            .collect();
+
         // Decode; what cannot be decoded is dead-lettered.
         let mut batch = Vec::with_capacity(raws.len());
         let mut origin = Vec::with_capacity(raws.len());
@@ -147,6 +168,7 @@ pub async fn run_sink<S: Sink>(
             .await
             {
                 Ok(value) => {
+                    record_handoff_id(&spans[i], &value);
                     batch.push(SinkRecord {
                         topic: raw.topic.clone(),
                         partition: raw.partition,
@@ -163,8 +185,9 @@ pub async fn run_sink<S: Sink>(
 
         // Write, retrying the same batch while the failure is transient.
         let mut delay = Duration::from_millis(200);
+        let started = Instant::now();
         let rejected = loop {
-            match sink.write(&batch).await {
+            match sink.write(&batch).instrument(batch_span.clone()).await {
                 Ok(rejected) => break rejected,
                 Err(SinkError::Transient(e)) => {
                     if *stop_rx.borrow() {
@@ -182,6 +205,13 @@ pub async fn run_sink<S: Sink>(
                 }
             }
         };
+        AuditBatchWritten {
+            worker: name,
+            records: batch.len(),
+            rejected: rejected.len(),
+            elapsed: started.elapsed(),
+        }
+        .emit();
         for (idx, why) in rejected {
             dead.push((origin[idx], DeadLetter::new(why.kind, why.message)));
         }
@@ -190,9 +220,17 @@ pub async fn run_sink<S: Sink>(
         let mut deliveries = Vec::new();
         for (i, d) in &dead {
             let raw = &raws[*i];
-            warn!(topic = %raw.topic, partition = raw.partition, offset = raw.offset, kind = d.kind, error = %d.message, "dead-lettering input");
+            DeadLettered {
+                worker: name,
+                kind: d.kind,
+                error: &d.message,
+                topic: &raw.topic,
+                partition: raw.partition,
+                offset: raw.offset,
+            }
+            .emit();
             let headers = dlq::headers(
-                raw.headers.clone(),
+                telemetry::headers_for(Some(&raw.headers), &spans[*i]),
                 d,
                 &raw.topic,
                 raw.partition,
@@ -201,14 +239,20 @@ pub async fn run_sink<S: Sink>(
             );
             let value =
                 dlq::value_within(raw.payload.as_deref(), rt.settings.kafka.max_message_bytes);
-            deliveries.push(
+            deliveries.push((
+                Instant::now(),
                 rt.send(&dlq_topic, raw.key.as_deref(), value, headers)
                     .await?,
-            );
+            ));
         }
-        for d in deliveries {
+        for (sent_at, d) in deliveries {
             match d.await {
-                Ok(Ok(_)) => {}
+                Ok(Ok(_)) => RecordProduced {
+                    worker: name,
+                    topic: &dlq_topic,
+                    latency: sent_at.elapsed(),
+                }
+                .emit(),
                 Ok(Err((e, _))) => {
                     break 'outer Err(WorkerError::Delivery {
                         topic: dlq_topic.clone(),
@@ -226,6 +270,7 @@ pub async fn run_sink<S: Sink>(
         for raw in &raws {
             let _ = consumer.store_offset(&raw.topic, raw.partition, raw.offset);
         }
+        drop(spans);
         if shut {
             break Ok(());
         }
@@ -237,4 +282,88 @@ pub async fn run_sink<S: Sink>(
     }
     info!(worker = name, ok = result.is_ok(), "sink stopped");
     result
+}
+
+/// The `audit` span of one consumed record: a child of the span that produced it.
+fn audit_span(worker: &'static str, raw: &Raw, batch: &Span) -> Span {
+    let span = tracing::info_span!(
+        parent: None,
+        "audit",
+        worker,
+        topic = %raw.topic,
+        partition = raw.partition,
+        offset = raw.offset,
+        conversation_id = Empty,
+        handoff_id = Empty,
+    );
+    if span.is_disabled() {
+        return span;
+    }
+    telemetry::parent_from(&span, Some(&raw.headers));
+    span.follows_from(batch);
+    // Every record is keyed by its conversation id.
+    if let Some(key) = raw.key.as_deref().and_then(|k| std::str::from_utf8(k).ok()) {
+        span.record("conversation_id", key);
+    }
+    span
+}
+
+/// Records the handoff id of a decoded record on its span.
+fn record_handoff_id(span: &Span, value: &Value) {
+    if span.is_disabled() {
+        return;
+    }
+    if let Some(h) = handoff_id_of(value) {
+        span.record("handoff_id", h);
+    }
+}
+
+/// The handoff id of a decoded record: top level, or in a routed handoff's payload.
+fn handoff_id_of(value: &Value) -> Option<&str> {
+    fn string_field<'a>(fields: &'a [(String, Value)], name: &str) -> Option<&'a str> {
+        match fields.iter().find(|(n, _)| n == name).map(|(_, v)| v) {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Union(_, inner)) => match inner.as_ref() {
+                Value::String(s) => Some(s),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    let Value::Record(fields) = value else {
+        return None;
+    };
+    string_field(fields, "handoff_id").or_else(|| {
+        match fields.iter().find(|(n, _)| n == "payload").map(|(_, v)| v) {
+            Some(Value::Record(p)) => string_field(p, "handoff_id"),
+            _ => None,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handoff_ids_are_found_at_the_top_or_in_the_payload() {
+        let top = Value::Record(vec![("handoff_id".into(), Value::String("h-1".into()))]);
+        assert_eq!(handoff_id_of(&top), Some("h-1"));
+        let routed = Value::Record(vec![(
+            "payload".into(),
+            Value::Record(vec![("handoff_id".into(), Value::String("h-2".into()))]),
+        )]);
+        assert_eq!(handoff_id_of(&routed), Some("h-2"));
+        let optional = Value::Record(vec![(
+            "handoff_id".into(),
+            Value::Union(1, Box::new(Value::String("h-3".into()))),
+        )]);
+        assert_eq!(handoff_id_of(&optional), Some("h-3"));
+        let absent = Value::Record(vec![(
+            "handoff_id".into(),
+            Value::Union(0, Box::new(Value::Null)),
+        )]);
+        assert_eq!(handoff_id_of(&absent), None);
+        assert_eq!(handoff_id_of(&Value::Null), None);
+    }
 }

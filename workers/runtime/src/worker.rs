@@ -18,23 +18,35 @@
 //! Input that cannot be decoded or is refused by the stage goes to the dead-letter topic with
 //! the original bytes and the reason in headers; its offset is stored once the DLQ write is
 //! acknowledged, so nothing is skipped silently and the worker never stops for bad input.
+//!
+//! Telemetry: each message is handled in a `handle` span (worker, topic, partition, offset,
+//! conversation_id, handoff_id, rule_ids, decision) whose parent is the trace context in the
+//! message's `traceparent` header; every record produced for it carries that span's context in
+//! its own `traceparent` (see [`crate::telemetry`]). Counters and the produce latency are
+//! updated through [`crate::internal_events`].
 
 use crate::codec::{AvroRecord, Codec, CodecError};
 use crate::config::Settings;
 use crate::dlq::{self, DeadLetter};
+use crate::internal_events::{
+    decision_name, rule_ids, ConsumerLag, DeadLettered, DecisionMade, EventReceived,
+    RecordProduced,
+};
 use crate::kafka;
+use crate::telemetry;
 use apache_avro::types::Value;
 use handoff_core::detect::ConversationState;
 use handoff_core::records::*;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, error, info, warn};
+use tracing::field::Empty;
+use tracing::{debug, error, info, warn, Instrument, Span};
 
 /// A record a stage publishes.
 #[derive(Debug, Clone)]
@@ -137,11 +149,28 @@ struct Encoded {
     value: Option<Vec<u8>>,
 }
 
+/// A record handed to the producer: where it went, when, and its acknowledgement.
+pub(crate) struct Sent {
+    topic: String,
+    at: Instant,
+    delivery: DeliveryFuture,
+}
+
+impl Sent {
+    pub(crate) fn new(topic: &str, delivery: DeliveryFuture) -> Sent {
+        Sent {
+            topic: topic.to_string(),
+            at: Instant::now(),
+            delivery,
+        }
+    }
+}
+
 /// What was sent for one consumed message (or a tick), awaiting acknowledgement.
 struct Pending {
     /// `(topic, partition, offset)` of the input; `None` for tick outputs.
     source: Option<(String, i32, i64)>,
-    deliveries: Vec<DeliveryFuture>,
+    deliveries: Vec<Sent>,
     /// Sent once `deliveries` are acknowledged (the changelog).
     after: Vec<Encoded>,
 }
@@ -149,7 +178,7 @@ struct Pending {
 /// The changelog sends of one message, awaiting acknowledgement before its offset is stored.
 struct AfterPending {
     source: Option<(String, i32, i64)>,
-    deliveries: Vec<DeliveryFuture>,
+    deliveries: Vec<Sent>,
 }
 
 /// Everything a running worker shares.
@@ -216,13 +245,18 @@ impl Runtime {
     }
 
     /// The worker's group consumer. Range assignment keeps co-partitioned inputs together: an
-    /// instance gets the same partition numbers of every input topic.
-    pub fn consumer(&self, worker: &str) -> Result<StreamConsumer<Rebalances>, WorkerError> {
+    /// instance gets the same partition numbers of every input topic. Its librdkafka statistics
+    /// feed the consumer-lag gauge.
+    pub fn consumer(&self, worker: &'static str) -> Result<StreamConsumer<Rebalances>, WorkerError> {
         let group = format!("{}.{worker}", self.settings.kafka.group_prefix);
         let mut config = kafka::consumer_config(&self.settings.kafka, &group);
         config.set("partition.assignment.strategy", "range");
+        let stats_ms = self.settings.telemetry.kafka_stats_interval_ms;
+        if stats_ms > 0 && !self.settings.kafka.options.contains_key("statistics.interval.ms") {
+            config.set("statistics.interval.ms", stats_ms.to_string());
+        }
         config
-            .create_with_context(Rebalances::default())
+            .create_with_context(Rebalances::new(worker))
             .map_err(|e| WorkerError::Startup(format!("consumer: {e}")))
     }
 
@@ -310,8 +344,9 @@ impl Runtime {
 /// Assignment changes seen by the consumer, taken by the processing loop before it handles the
 /// next message (librdkafka calls back during `recv`, before any record of a new partition is
 /// returned, so a partition's state is always restored before its first record is handled).
-#[derive(Default)]
+/// Also the receiver of the consumer's statistics (the consumer-lag gauge).
 pub struct Rebalances {
+    worker: &'static str,
     changes: std::sync::Mutex<Vec<Rebalanced>>,
     pending: std::sync::atomic::AtomicBool,
 }
@@ -322,7 +357,25 @@ pub enum Rebalanced {
     Revoked(Vec<(String, i32)>),
 }
 
-impl rdkafka::client::ClientContext for Rebalances {}
+impl rdkafka::client::ClientContext for Rebalances {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (&partition, p) in &t.partitions {
+                // -1 is librdkafka's internal unassigned partition; a lag of -1 is unknown
+                // (not assigned here, or no position yet).
+                if partition >= 0 && p.consumer_lag >= 0 {
+                    ConsumerLag {
+                        worker: self.worker,
+                        topic,
+                        partition,
+                        lag: p.consumer_lag,
+                    }
+                    .emit();
+                }
+            }
+        }
+    }
+}
 
 impl rdkafka::consumer::ConsumerContext for Rebalances {
     fn post_rebalance(&self, _base: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &rdkafka::consumer::Rebalance<'_>) {
@@ -344,6 +397,14 @@ impl rdkafka::consumer::ConsumerContext for Rebalances {
 }
 
 impl Rebalances {
+    pub fn new(worker: &'static str) -> Rebalances {
+        Rebalances {
+            worker,
+            changes: std::sync::Mutex::new(Vec::new()),
+            pending: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
     /// The changes since the last call (cheap when there are none).
     pub fn take(&self) -> Vec<Rebalanced> {
         if !self.pending.swap(false, std::sync::atomic::Ordering::AcqRel) {
@@ -376,19 +437,6 @@ where
     }
 }
 
-fn copy_headers(msg: &BorrowedMessage<'_>) -> OwnedHeaders {
-    let mut out = OwnedHeaders::new();
-    if let Some(h) = msg.headers() {
-        for header in h.iter() {
-            out = out.insert(Header {
-                key: header.key,
-                value: header.value,
-            });
-        }
-    }
-    out
-}
-
 /// Runs a stage until `shutdown` resolves; then drains, commits and returns.
 pub async fn run_stage<S: Stage>(
     settings: Settings,
@@ -410,8 +458,8 @@ pub async fn run_stage<S: Stage>(
     let (ack_tx, ack_rx) = mpsc::channel::<Pending>(window);
     let (after_tx, after_rx) = mpsc::channel::<AfterPending>(window);
     let (fail_tx, mut fail_rx) = watch::channel::<Option<String>>(None);
-    let acker = tokio::spawn(acker(rt.clone(), ack_rx, after_tx, fail_tx.clone()));
-    let storer = tokio::spawn(offset_storer(consumer.clone(), after_rx, fail_tx));
+    let acker = tokio::spawn(acker(rt.clone(), name, ack_rx, after_tx, fail_tx.clone()));
+    let storer = tokio::spawn(offset_storer(consumer.clone(), name, after_rx, fail_tx));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     let dlq_topic = rt.settings.topics().dlq();
@@ -431,8 +479,12 @@ pub async fn run_stage<S: Stage>(
                 if outs.is_empty() {
                     continue;
                 }
+                // Timed outputs (SLA breaches) start their own trace.
+                let span = tracing::info_span!(parent: None, "tick", worker = name, outputs = outs.len(), conversation_id = Empty, handoff_id = Empty, rule_ids = Empty, decision = Empty);
+                observe_outputs(&span, &outs, true);
+                let headers = telemetry::headers_for::<OwnedHeaders>(None, &span);
                 let deliveries = match rt.encode_all(outs).await {
-                    Ok(encoded) => match send_all(&rt, encoded, None).await {
+                    Ok(encoded) => match send_all(&rt, encoded, &headers).await {
                         Ok(d) => d,
                         Err(e) => break Err(e.into()),
                     },
@@ -509,13 +561,62 @@ async fn apply_rebalances<S: Stage>(rt: &Runtime, stage: &mut S, tracker: &Rebal
     Ok(())
 }
 
-async fn send_all(rt: &Runtime, encoded: Vec<Encoded>, msg: Option<&BorrowedMessage<'_>>) -> Result<Vec<DeliveryFuture>, KafkaError> {
+async fn send_all(rt: &Runtime, encoded: Vec<Encoded>, headers: &OwnedHeaders) -> Result<Vec<Sent>, KafkaError> {
     let mut deliveries = Vec::with_capacity(encoded.len());
     for e in encoded {
-        let headers = msg.map(copy_headers).unwrap_or_default();
-        deliveries.push(rt.send(&e.topic, Some(e.key.as_bytes()), e.value.as_deref(), headers).await?);
+        let d = rt.send(&e.topic, Some(e.key.as_bytes()), e.value.as_deref(), headers.clone()).await?;
+        deliveries.push(Sent::new(&e.topic, d));
     }
     Ok(deliveries)
+}
+
+/// Records what a message's (or a tick's) outputs say on the span — the handoff, the decision
+/// and the rule ids that fired, and the conversation when `with_conversation` (the `handle`
+/// span has it from the key already) — and counts the stop decisions among them.
+fn observe_outputs(span: &Span, outs: &[Outgoing], with_conversation: bool) {
+    let mut conversation: Option<&str> = None;
+    let mut handoff: Option<&str> = None;
+    let mut rules: Vec<String> = Vec::new();
+    let mut decision: Option<&'static str> = None;
+    for out in outs {
+        let (c, h) = match &out.record {
+            OutRecord::Signal(s) => {
+                DecisionMade { signal: s }.emit();
+                decision = Some(decision_name(s.decision));
+                rules.push(rule_ids(s));
+                (Some(s.conversation_id.as_str()), Some(s.handoff_id.as_str()))
+            }
+            OutRecord::Payload(p) => (Some(p.conversation_id.as_str()), Some(p.handoff_id.as_str())),
+            OutRecord::Routed(r) => {
+                rules.push(r.routing.rule_id.clone());
+                (Some(r.payload.conversation_id.as_str()), Some(r.payload.handoff_id.as_str()))
+            }
+            OutRecord::Control(c) => (Some(c.conversation_id.as_str()), c.handoff_id.as_deref()),
+            OutRecord::Lifecycle(l) => (Some(l.conversation_id.as_str()), Some(l.handoff_id.as_str())),
+            OutRecord::Command(c) => (Some(c.conversation_id.as_str()), c.handoff_id.as_deref()),
+            OutRecord::Event(e) => (Some(e.conversation_id.as_str()), None),
+            OutRecord::State(_) | OutRecord::Tombstone => (None, None),
+        };
+        conversation = conversation.or(c);
+        handoff = handoff.or(h);
+    }
+    if span.is_disabled() {
+        return;
+    }
+    if let Some(c) = conversation.filter(|_| with_conversation) {
+        span.record("conversation_id", c);
+    }
+    if let Some(h) = handoff {
+        span.record("handoff_id", h);
+    }
+    rules.retain(|r| !r.is_empty());
+    if !rules.is_empty() {
+        rules.dedup();
+        span.record("rule_ids", rules.join(",").as_str());
+    }
+    if let Some(d) = decision {
+        span.record("decision", d);
+    }
 }
 
 /// Decodes, handles and sends one message's outputs (or its dead letter).
@@ -525,6 +626,52 @@ async fn process<S: Stage>(
     msg: &BorrowedMessage<'_>,
     dlq_topic: &str,
     stop: &watch::Receiver<bool>,
+) -> Result<Pending, WorkerError> {
+    let name = stage.name();
+    let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+    EventReceived { worker: name, topic }.emit();
+    let span = tracing::info_span!(
+        parent: None,
+        "handle",
+        worker = name,
+        topic,
+        partition,
+        offset,
+        conversation_id = Empty,
+        handoff_id = Empty,
+        rule_ids = Empty,
+        decision = Empty,
+    );
+    // Before the span starts: its parent is the upstream span that produced this record.
+    telemetry::parent_from(&span, msg.headers());
+    // Every record is keyed by its conversation id.
+    let key = msg.key().and_then(|k| std::str::from_utf8(k).ok());
+    if let Some(key) = key {
+        span.record("conversation_id", key);
+    }
+    let handling = Handling {
+        span: span.clone(),
+        keyed: key.is_some(),
+    };
+    process_in_span(rt, stage, msg, dlq_topic, stop, &handling)
+        .instrument(span)
+        .await
+}
+
+/// The `handle` span of the message being processed.
+struct Handling {
+    span: Span,
+    /// The conversation id was recorded from the key.
+    keyed: bool,
+}
+
+async fn process_in_span<S: Stage>(
+    rt: &Runtime,
+    stage: &mut S,
+    msg: &BorrowedMessage<'_>,
+    dlq_topic: &str,
+    stop: &watch::Receiver<bool>,
+    handling: &Handling,
 ) -> Result<Pending, WorkerError> {
     let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
     let outcome: Result<(Vec<Encoded>, Vec<Encoded>), DeadLetter> = async {
@@ -541,22 +688,34 @@ async fn process<S: Stage>(
             value: &value,
         };
         let outs = stage.handle(&incoming).map_err(|r| DeadLetter::new(r.kind, r.message))?;
+        observe_outputs(&handling.span, &outs, !handling.keyed);
         let after = stage.changelog();
         Ok((rt.encode_all(outs).await?, rt.encode_all(after).await?))
     }
     .await;
 
+    // The consumed record's headers, its trace context replaced by this span's.
+    let headers = telemetry::headers_for(msg.headers(), &handling.span);
     let (deliveries, after) = match outcome {
-        Ok((encoded, after)) => (send_all(rt, encoded, Some(msg)).await?, after),
+        Ok((encoded, after)) => (send_all(rt, encoded, &headers).await?, after),
         Err(dead) if dead.transient => {
             // Shutting down while the registry is away: leave the offset unstored.
             return Err(WorkerError::Startup(format!("stopping during a registry outage: {}", dead.message)));
         }
         Err(dead) => {
-            warn!(topic, partition, offset, kind = dead.kind, error = %dead.message, "dead-lettering input");
-            let headers = dlq::headers(copy_headers(msg), &dead, topic, partition, offset, stage.name());
+            DeadLettered {
+                worker: stage.name(),
+                kind: dead.kind,
+                error: &dead.message,
+                topic,
+                partition,
+                offset,
+            }
+            .emit();
+            let headers = dlq::headers(headers, &dead, topic, partition, offset, stage.name());
             let value = dlq::value_within(msg.payload(), rt.settings.kafka.max_message_bytes);
-            (vec![rt.send(dlq_topic, msg.key(), value, headers).await?], Vec::new())
+            let d = rt.send(dlq_topic, msg.key(), value, headers).await?;
+            (vec![Sent::new(dlq_topic, d)], Vec::new())
         }
     };
     debug!(topic, partition, offset, outputs = deliveries.len(), "handled");
@@ -581,10 +740,18 @@ fn out_name(r: &OutRecord) -> &'static str {
     }
 }
 
-async fn await_all(deliveries: Vec<DeliveryFuture>) -> Result<(), String> {
+/// Awaits acknowledgements in order. The latency recorded is from the send to the moment the
+/// acknowledgement is observed here, which for a record acknowledged before an older one is
+/// when the older one's is: what the offset commit waits, not the broker's round trip alone.
+async fn await_all(worker: &'static str, deliveries: Vec<Sent>) -> Result<(), String> {
     for d in deliveries {
-        match d.await {
-            Ok(Ok(_)) => {}
+        match d.delivery.await {
+            Ok(Ok(_)) => RecordProduced {
+                worker,
+                topic: &d.topic,
+                latency: d.at.elapsed(),
+            }
+            .emit(),
             Ok(Err((e, _))) => return Err(e.to_string()),
             Err(_) => return Err("delivery canceled (producer dropped)".to_string()),
         }
@@ -594,14 +761,21 @@ async fn await_all(deliveries: Vec<DeliveryFuture>) -> Result<(), String> {
 
 /// Stage one of acknowledgement: awaits each message's outputs in consumption order, then sends
 /// its changelog records (pipelined: the next message's outputs are awaited meanwhile).
-async fn acker(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Pending>, next: mpsc::Sender<AfterPending>, fail: watch::Sender<Option<String>>) {
+async fn acker(
+    rt: Arc<Runtime>,
+    worker: &'static str,
+    mut rx: mpsc::Receiver<Pending>,
+    next: mpsc::Sender<AfterPending>,
+    fail: watch::Sender<Option<String>>,
+) {
+    let no_headers = OwnedHeaders::new();
     while let Some(p) = rx.recv().await {
-        if let Err(e) = await_all(p.deliveries).await {
+        if let Err(e) = await_all(worker, p.deliveries).await {
             error!(source = ?p.source, error = %e, "delivery failed; stopping without storing the offset");
             let _ = fail.send(Some(e));
             return;
         }
-        let deliveries = match send_all(&rt, p.after, None).await {
+        let deliveries = match send_all(&rt, p.after, &no_headers).await {
             Ok(d) => d,
             Err(e) => {
                 let _ = fail.send(Some(e.to_string()));
@@ -615,9 +789,14 @@ async fn acker(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Pending>, next: mpsc::Se
 }
 
 /// Stage two: awaits the changelog sends in order and stores the offset behind them.
-async fn offset_storer(consumer: Arc<StreamConsumer<Rebalances>>, mut rx: mpsc::Receiver<AfterPending>, fail: watch::Sender<Option<String>>) {
+async fn offset_storer(
+    consumer: Arc<StreamConsumer<Rebalances>>,
+    worker: &'static str,
+    mut rx: mpsc::Receiver<AfterPending>,
+    fail: watch::Sender<Option<String>>,
+) {
     while let Some(p) = rx.recv().await {
-        if let Err(e) = await_all(p.deliveries).await {
+        if let Err(e) = await_all(worker, p.deliveries).await {
             error!(source = ?p.source, error = %e, "changelog delivery failed; stopping without storing the offset");
             let _ = fail.send(Some(e));
             return;
