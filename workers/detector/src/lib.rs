@@ -17,6 +17,7 @@
 use apache_avro::types::Value;
 use handoff_core::detect::{self, ConversationState, DetectorOutput};
 use handoff_core::records::{AgentControl, ConversationEvent, LifecycleEvent, OperatorCommand, StopSignal};
+use handoff_core::validate;
 use handoff_core::Policy;
 use handoff_runtime::codec::AvroRecord;
 use handoff_runtime::topics::Topics;
@@ -100,11 +101,10 @@ fn entry<'c>(conversations: &'c mut HashMap<String, Entry>, conversation_id: &st
         .state
 }
 
-fn require_conversation(id: &str) -> Result<(), Rejection> {
-    if id.trim().is_empty() {
-        return Err(Rejection::new("invalid_record", "conversation_id is empty"));
-    }
-    Ok(())
+/// A decoded input that must not reach the state (empty ids, oversized text, timestamps far
+/// away...): dead-lettered as `invalid_record`, the validation kind leading the error message.
+fn invalid(e: validate::Invalid) -> Rejection {
+    Rejection::new("invalid_record", e.to_string())
 }
 
 impl Stage for DetectorStage {
@@ -129,12 +129,12 @@ impl Stage for DetectorStage {
         let now = (self.clock)();
         let (conversation_id, out) = if msg.topic == self.topics.commands() {
             let cmd: OperatorCommand = typed(msg.value)?;
-            require_conversation(&cmd.conversation_id)?;
+            validate::command(&cmd, now, &validate::DEFAULT_LIMITS).map_err(invalid)?;
             let state = entry(&mut self.conversations, &cmd.conversation_id, msg.partition);
             (cmd.conversation_id.clone(), detect::on_command(state, &cmd, &self.policy, now))
         } else {
             let event: ConversationEvent = typed(msg.value)?;
-            require_conversation(&event.conversation_id)?;
+            validate::event(&event, now, &validate::DEFAULT_LIMITS).map_err(invalid)?;
             let state = entry(&mut self.conversations, &event.conversation_id, msg.partition);
             (event.conversation_id.clone(), detect::on_event(state, &event, &self.policy, now))
         };

@@ -72,6 +72,17 @@ pub fn headers(
     h
 }
 
+/// Marks the headers when the original value is too large to keep whole (see [`value_within`]).
+pub fn mark_truncated(headers: OwnedHeaders, value: Option<&[u8]>, limit: usize) -> OwnedHeaders {
+    match value {
+        Some(v) if v.len() > limit => headers.insert(Header {
+            key: TRUNCATED,
+            value: Some(v.len().to_string().as_bytes()),
+        }),
+        _ => headers,
+    }
+}
+
 /// The original value if it fits in a record, else its first `limit / 2` bytes (the headers
 /// say so): a dead letter must never be too large to produce, or it would stop the worker.
 pub fn value_within(value: Option<&[u8]>, limit: usize) -> Option<&[u8]> {

@@ -237,8 +237,9 @@ pub async fn run_sink<S: Sink>(
                 raw.offset,
                 name,
             );
-            let value =
-                dlq::value_within(raw.payload.as_deref(), rt.settings.kafka.max_message_bytes);
+            let limit = rt.settings.kafka.max_message_bytes;
+            let headers = dlq::mark_truncated(headers, raw.payload.as_deref(), limit);
+            let value = dlq::value_within(raw.payload.as_deref(), limit);
             deliveries.push((
                 Instant::now(),
                 rt.send(&dlq_topic, raw.key.as_deref(), value, headers)

@@ -713,7 +713,9 @@ async fn process_in_span<S: Stage>(
             }
             .emit();
             let headers = dlq::headers(headers, &dead, topic, partition, offset, stage.name());
-            let value = dlq::value_within(msg.payload(), rt.settings.kafka.max_message_bytes);
+            let limit = rt.settings.kafka.max_message_bytes;
+            let headers = dlq::mark_truncated(headers, msg.payload(), limit);
+            let value = dlq::value_within(msg.payload(), limit);
             let d = rt.send(dlq_topic, msg.key(), value, headers).await?;
             (vec![Sent::new(dlq_topic, d)], Vec::new())
         }
