@@ -338,8 +338,17 @@ fn throughput(c: &mut Criterion) {
     g.finish();
 }
 
+/// The `--loop` body, a symbol of its own for `valgrind --tool=callgrind
+/// --toggle-collect=builder::profiled_loop`.
+#[inline(never)]
+fn profiled_loop(builder: &Builder, s: &StopSignal, n: usize) {
+    for _ in 0..n {
+        black_box(builder.build(black_box(s)));
+    }
+}
+
 fn main() {
-    // `-- --loop N`: build N payloads and exit (for a profiler).
+    // `-- --loop N [--classify] [--turns T]`: build N payloads and exit (for a profiler).
     let args: Vec<String> = std::env::args().collect();
     if let Some(n) = args
         .iter()
@@ -347,12 +356,17 @@ fn main() {
         .and_then(|i| args.get(i + 1))
     {
         let builder = Builder::new(&BuilderPolicy::default()).expect("builder");
-        let s = signal(16, !args.iter().any(|a| a == "--classify"));
-        let t = Instant::now();
+        let turns = args
+            .iter()
+            .position(|a| a == "--turns")
+            .and_then(|i| args.get(i + 1))
+            .map_or(16, |t| t.parse().expect("--turns N"));
+        let s = signal(turns, !args.iter().any(|a| a == "--classify"));
+        // One build first: the lazily compiled patterns are not part of the figure.
+        black_box(builder.build(&s));
         let n: usize = n.parse().expect("--loop N");
-        for _ in 0..n {
-            black_box(builder.build(black_box(&s)));
-        }
+        let t = Instant::now();
+        profiled_loop(&builder, &s, n);
         let per = t.elapsed().as_secs_f64() / n as f64;
         println!("{:.1} µs/payload, {:.0} payloads/s", per * 1e6, 1.0 / per);
         return;

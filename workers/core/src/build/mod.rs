@@ -29,6 +29,7 @@ pub mod rules;
 mod settings;
 pub mod summary;
 pub mod template;
+mod text;
 
 #[cfg(test)]
 mod golden;
@@ -45,9 +46,11 @@ use crate::policy::Policy;
 use crate::records::*;
 use entities::Entity;
 use rules::Rules;
+use regex::Regex;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use template::Vars;
+use text::{count_words, single_spaced_words};
 
 pub const COMPOSER_NAME: &str = "builtin-extractive";
 pub const COMPOSER_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -210,15 +213,19 @@ impl Builder {
             });
 
         // Facts.
-        let mut found: Vec<(Entity, String)> = Vec::new();
-        let mut facts = Facts::default();
+        let mut facts = Facts {
+            confirmed: Vec::with_capacity(16),
+            ..Facts::default()
+        };
         // Every entity of every contact turn (with repeats), for scoring sentences.
         let per_turn: Vec<Vec<Entity>> = contact_turns
             .iter()
             .map(|t| entities::extract(&t.text))
             .collect();
+        // The first of each (kind, value), with the event that stated it.
+        let mut found: Vec<(&Entity, &str)> = Vec::with_capacity(16);
         for (t, ents) in contact_turns.iter().zip(&per_turn) {
-            for e in ents.iter().cloned() {
+            for e in ents {
                 if !found
                     .iter()
                     .any(|(f, _)| f.kind == e.kind && f.value == e.value)
@@ -229,7 +236,7 @@ impl Builder {
                         event_id: Some(t.event_id.clone()),
                         source: "contact_turn".into(),
                     });
-                    found.push((e, t.event_id.clone()));
+                    found.push((e, &t.event_id));
                 }
             }
         }
@@ -272,14 +279,14 @@ impl Builder {
             .map(squash)
             .unwrap_or_default();
         let first_name = name.split_whitespace().next().unwrap_or("").to_string();
-        vars.set("name", name.clone());
-        vars.set("first_name", first_name.clone());
+        vars.set("name", name.as_str());
+        vars.set("first_name", first_name.as_str());
         vars.set(
             "contact",
             if first_name.is_empty() {
-                "the contact".to_string()
+                "the contact"
             } else {
-                first_name.clone()
+                first_name.as_str()
             },
         );
         if let Some(c) = contact {
@@ -287,17 +294,17 @@ impl Builder {
                 "company",
                 c.company.as_deref().map(squash).unwrap_or_default(),
             );
-            vars.set("plan", c.plan.clone().unwrap_or_default());
+            vars.set("plan", c.plan.as_deref().unwrap_or_default());
             if let Some(v) = c.value.filter(|v| v.is_finite()) {
                 vars.set("value", format_value(v));
             }
         }
-        let first_of = |kind: &str| -> Option<String> {
-            facts
-                .confirmed
+        let confirmed = &facts.confirmed;
+        let first_of = |kind: &str| -> Option<&str> {
+            confirmed
                 .iter()
                 .find(|f| f.kind == kind)
-                .map(|f| f.value.clone())
+                .map(|f| f.value.as_str())
         };
         for kind in [
             "account_id",
@@ -318,7 +325,7 @@ impl Builder {
                 agent_found
                     .iter()
                     .find(|e| e.kind == kind && matches!(kind, "card_last4" | "tracking_id"))
-                    .map(|e| e.value.clone())
+                    .map(|e| e.value.as_str())
             }) {
                 vars.set(kind, v);
             }
@@ -329,15 +336,15 @@ impl Builder {
             .filter(|(e, _)| e.kind == "quantity")
             .max_by_key(|(e, _)| leading_number(&e.value))
         {
-            vars.set("quantity", q.0.value.clone());
+            vars.set("quantity", q.0.value.as_str());
         }
-        vars.set("topic", topic.clone());
-        vars.set("intent", intent.name.clone());
-        vars.set("sub_intent", intent.sub_intent.clone().unwrap_or_default());
-        vars.set("reasons", reasons.clone());
+        vars.set("topic", topic.as_str());
+        vars.set("intent", intent.name.as_str());
+        vars.set("sub_intent", intent.sub_intent.as_deref().unwrap_or_default());
+        vars.set("reasons", reasons.as_str());
         vars.set("channel", channel_phrase(&signal.channel));
         let account_note = account_note(contact, &self.policy.priority);
-        vars.set("account_note", account_note.clone());
+        vars.set("account_note", account_note.as_str());
 
         // The builder's own conclusions.
         if let Some((limit, source, over)) = approval_limit(signal, &found) {
@@ -482,6 +489,7 @@ impl Builder {
         }
     }
 
+    #[inline(never)]
     fn intent_of(&self, signal: &StopSignal, contact_turns: &[&Turn]) -> Intent {
         if let Some(name) = signal
             .agent_intent
@@ -553,13 +561,14 @@ impl Builder {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn summary(
         &self,
         signal: &StopSignal,
         name: &str,
         topic: &str,
         language: &Option<String>,
-        found: &[(Entity, String)],
+        found: &[(&Entity, &str)],
         (contact_turns, per_turn): (&[&Turn], &[Vec<Entity>]),
         agent_turns: &[&Turn],
     ) -> String {
@@ -582,15 +591,26 @@ impl Builder {
             }
         }
         let mut lead = who;
+        lead.reserve(96 + topic.len());
         if !details.is_empty() {
-            lead.push_str(&format!(" ({})", details.join(", ")));
+            lead.push_str(" (");
+            for (i, d) in details.iter().enumerate() {
+                if i > 0 {
+                    lead.push_str(", ");
+                }
+                lead.push_str(d);
+            }
+            lead.push(')');
         }
-        lead.push_str(&format!(" wrote via {}", channel_phrase(&signal.channel)));
+        lead.push_str(" wrote via ");
+        lead.push_str(&channel_phrase(&signal.channel));
         let english = language.as_deref().is_none_or(|l| l == "en");
         if let Some(l) = language.as_deref().filter(|l| *l != "en") {
-            lead.push_str(&format!(" in {}", language::english_name(l)));
+            lead.push_str(" in ");
+            lead.push_str(&language::english_name(l));
         }
-        lead.push_str(&format!(" about {topic}"));
+        lead.push_str(" about ");
+        lead.push_str(topic);
         let fraud = signal.reasons.iter().any(|r| r.kind == ReasonKind::Fraud);
         if fraud && !topic.contains("fraud") {
             lead.push_str(", reported as possible fraud");
@@ -621,13 +641,19 @@ impl Builder {
             }
         }
         if english {
-            parts.quote = best_sentence(contact_turns, per_turn, &signal.reasons)
-                .map(|s| format!("In their words: \"{s}\""));
+            parts.quote = best_sentence(contact_turns, per_turn, &signal.reasons).map(|s| {
+                let mut q = String::with_capacity(s.len() + 18);
+                q.push_str("In their words: \"");
+                q.push_str(&s);
+                q.push('"');
+                q
+            });
         }
         parts.agent = agent_phrase(agent_turns, &signal.citations);
         summary::compose(&parts, self.max_words)
     }
 
+    #[inline(never)]
     fn priority_of(&self, signal: &StopSignal) -> Priority {
         let p = &self.policy.priority;
         let mut priority = match signal.urgency {
@@ -686,17 +712,21 @@ pub fn build(signal: &StopSignal) -> HandoffPayload {
 
 /// How a fact is written in the summary ("order 55120", "EUR 640").
 pub fn mention(kind: &str, value: &str) -> String {
-    match kind {
-        "order_id" => format!("order {value}"),
-        "account_id" => format!("account {value}"),
-        "invoice_id" => format!("invoice {value}"),
-        "ticket_id" => format!("ticket {value}"),
-        "tracking_id" => format!("tracking {value}"),
-        "error_code" => format!("error {value}"),
-        "size" => format!("size {value}"),
-        "card_last4" => format!("card ending {value}"),
-        _ => value.to_string(),
-    }
+    let label = match kind {
+        "order_id" => "order ",
+        "account_id" => "account ",
+        "invoice_id" => "invoice ",
+        "ticket_id" => "ticket ",
+        "tracking_id" => "tracking ",
+        "error_code" => "error ",
+        "size" => "size ",
+        "card_last4" => "card ending ",
+        _ => "",
+    };
+    let mut m = String::with_capacity(label.len() + value.len());
+    m.push_str(label);
+    m.push_str(value);
+    m
 }
 
 /// The money and id facts of a payload that its summary carries: what any other composer's
@@ -731,11 +761,33 @@ pub fn mentions(text: &str, fact: &Fact) -> bool {
     text.to_uppercase().contains(&fact.value.to_uppercase())
 }
 
+/// The words of `s` joined by single spaces.
 fn squash(s: &str) -> String {
+    if single_spaced_words(s).is_some() {
+        return s.to_string();
+    }
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The first `n` words of `s`, joined by single spaces.
 fn first_words(s: &str, n: usize) -> String {
+    if let Some(count) = single_spaced_words(s) {
+        if count <= n {
+            return s.to_string();
+        }
+        // Single-spaced: the first `n` words end before the `n`-th space.
+        let end = s
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b' ')
+            .nth(n.saturating_sub(1))
+            .map_or(s.len(), |(i, _)| i);
+        return if n == 0 {
+            String::new()
+        } else {
+            s[..end].to_string()
+        };
+    }
     s.split_whitespace().take(n).collect::<Vec<_>>().join(" ")
 }
 
@@ -775,6 +827,7 @@ fn channel_phrase(channel: &str) -> String {
 }
 
 /// "VIP account, enterprise plan, value 120,000" — what makes the account worth a raise.
+#[inline(never)]
 fn account_note(contact: Option<&Contact>, p: &PriorityPolicy) -> String {
     let Some(c) = contact else {
         return String::new();
@@ -799,9 +852,10 @@ fn account_note(contact: Option<&Contact>, p: &PriorityPolicy) -> String {
     notes.join(", ")
 }
 
+#[inline(never)]
 fn block_facts(signal: &StopSignal, out: &mut Vec<Fact>) {
-    let mut add = |kind: &str, value: String, source: &str| {
-        let value = squash(&value);
+    let mut add = |kind: &str, value: &str, source: &str| {
+        let value = squash(value);
         if value.is_empty() || out.iter().any(|f| f.kind == kind && f.value == value) {
             return;
         }
@@ -824,45 +878,46 @@ fn block_facts(signal: &StopSignal, out: &mut Vec<Fact>) {
             ("plan", &c.plan),
         ] {
             if let Some(v) = v {
-                add(kind, v.clone(), s);
+                add(kind, v, s);
             }
         }
         if let Some(v) = c.value.filter(|v| v.is_finite()) {
-            add("contact_value", format_value(v), s);
+            add("contact_value", &format_value(v), s);
         }
         if c.vip {
-            add("vip", "yes".into(), s);
+            add("vip", "yes", s);
         }
         for t in &c.tags {
-            add("tag", t.clone(), s);
+            add("tag", t, s);
         }
     }
     if let Some(e) = &signal.entry {
         let s = "entry_block";
         if let Some(v) = &e.source_url {
-            add("entry_page", v.clone(), s);
+            add("entry_page", v, s);
         }
         if let Some(v) = &e.campaign {
-            add("campaign", v.clone(), s);
+            add("campaign", v, s);
         }
         if let Some(v) = &e.referrer {
-            add("referrer", v.clone(), s);
+            add("referrer", v, s);
         }
         for (k, v) in &e.form_fields {
-            add("form_field", format!("{k}: {v}"), s);
+            add("form_field", &format!("{k}: {v}"), s);
         }
     }
 }
 
 /// The limit a cited policy sets for approval ("Refunds above 500 EUR require approval.") when
 /// an amount the contact stated exceeds it: (limit, source id, the amount).
+#[inline(never)]
 fn approval_limit(
     signal: &StopSignal,
-    found: &[(Entity, String)],
+    found: &[(&Entity, &str)],
 ) -> Option<(String, String, String)> {
     let amounts: Vec<&Entity> = found
         .iter()
-        .map(|(e, _)| e)
+        .map(|(e, _)| *e)
         .filter(|e| e.amount.is_some())
         .collect();
     if amounts.is_empty() {
@@ -911,26 +966,40 @@ fn approval_limit(
     None
 }
 
+/// What a contact writes before a date or time they need something by, in order of preference.
+const CUES: &[&str] = &[
+    "by ",
+    "before ",
+    "deadline",
+    "no later than ",
+    "bis ",
+    "vor dem ",
+    "um ",
+    "antes del ",
+    "antes de ",
+    "para el ",
+    "para ",
+];
+
+/// For each byte, the cues (bits by index into [`CUES`]) that start with it.
+static CUE_STARTS: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < CUES.len() {
+        t[CUES[i].as_bytes()[0] as usize] |= 1 << i;
+        i += 1;
+    }
+    t
+};
+
 /// A date or time the contact needs something by ("before 15 December", "um 14:00").
-fn deadline(contact_turns: &[&Turn], found: &[(Entity, String)]) -> Option<(String, String)> {
-    const CUES: &[&str] = &[
-        "by ",
-        "before ",
-        "deadline",
-        "no later than ",
-        "bis ",
-        "vor dem ",
-        "um ",
-        "antes del ",
-        "antes de ",
-        "para el ",
-        "para ",
-    ];
+#[inline(never)]
+fn deadline(contact_turns: &[&Turn], found: &[(&Entity, &str)]) -> Option<(String, String)> {
     for (e, event_id) in found {
         if !matches!(e.kind, "date" | "time") {
             continue;
         }
-        let Some(turn) = contact_turns.iter().find(|t| &t.event_id == event_id) else {
+        let Some(turn) = contact_turns.iter().find(|t| t.event_id == *event_id) else {
             continue;
         };
         let text = &turn.text;
@@ -942,18 +1011,39 @@ fn deadline(contact_turns: &[&Turn], found: &[(Entity, String)]) -> Option<(Stri
             from -= 1;
         }
         let window = text[from..e.start].to_lowercase();
-        if let Some(cue) = CUES.iter().find(|c| window.contains(*c)) {
+        // The first cue (in list order) anywhere in a window of a few dozen bytes: one pass
+        // over it, looking only at the cues that start with each byte.
+        let w = window.as_bytes();
+        let mut first = CUES.len();
+        for i in 0..w.len() {
+            // The cues (before the best so far) that start with this byte.
+            let mut maybe = CUE_STARTS[w[i] as usize] & ((1 << first) - 1);
+            while maybe != 0 {
+                let ci = maybe.trailing_zeros() as usize;
+                if w[i..].starts_with(CUES[ci].as_bytes()) {
+                    first = ci;
+                    break;
+                }
+                maybe &= maybe - 1;
+            }
+        }
+        if let Some(cue) = CUES.get(first) {
             let prefix = match cue.trim() {
                 "by" | "bis" | "para" | "para el" => "by",
                 "um" => "at",
                 _ => "before",
             };
-            return Some((format!("{prefix} {}", e.value), event_id.clone()));
+            let mut value = String::with_capacity(prefix.len() + 1 + e.value.len());
+            value.push_str(prefix);
+            value.push(' ');
+            value.push_str(&e.value);
+            return Some((value, event_id.to_string()));
         }
     }
     None
 }
 
+#[inline(never)]
 fn sentiment_trend(s: &[f64]) -> Option<String> {
     let s: Vec<f64> = s.iter().copied().filter(|v| v.is_finite()).collect();
     let (first, last) = (*s.first()?, *s.last()?);
@@ -969,6 +1059,7 @@ fn sentiment_trend(s: &[f64]) -> Option<String> {
     }
 }
 
+#[inline(never)]
 fn dedup_citations(citations: &[Citation]) -> Vec<Citation> {
     let mut out: Vec<Citation> = Vec::with_capacity(citations.len());
     for c in citations {
@@ -981,24 +1072,91 @@ fn dedup_citations(citations: &[Citation]) -> Vec<Citation> {
 
 /// Sentences: a `.`, `!`, `?` or `…` followed by white space or the end closes one, so "EUR
 /// 89.90" and "e.g." inside a word run stay whole; a line break always does.
-fn split_sentences(text: &str) -> impl Iterator<Item = &str> {
-    let mut start = 0;
-    let mut out = Vec::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let end = i + c.len_utf8();
-        let closes = match c {
-            '\n' => true,
-            '.' | '!' | '?' | '…' => chars.peek().is_none_or(|(_, n)| n.is_whitespace()),
-            _ => false,
-        };
-        if closes {
-            out.push(&text[start..end]);
-            start = end;
-        }
+fn split_sentences(text: &str) -> Sentences<'_> {
+    Sentences {
+        text,
+        start: 0,
+        done: false,
     }
-    out.push(&text[start..]);
-    out.into_iter().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The bytes that may close a sentence: line break, `.`, `!`, `?`, and the lead byte of `…`.
+static SENTENCE_MARK: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'\n' as usize] = true;
+    t[b'.' as usize] = true;
+    t[b'!' as usize] = true;
+    t[b'?' as usize] = true;
+    t[0xE2] = true;
+    t
+};
+
+/// The iterator of [`split_sentences`]: trimmed, non-empty pieces.
+struct Sentences<'a> {
+    text: &'a str,
+    /// Where the next piece starts.
+    start: usize,
+    done: bool,
+}
+
+impl<'a> Sentences<'a> {
+    /// The end of the piece starting at `self.start` (just after its closing mark), if a mark
+    /// closes it.
+    fn next_end(&self) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        let followed_by_space_or_end = |at: usize| match bytes.get(at) {
+            None => true,
+            Some(&b) if b < 0x80 => (b as char).is_whitespace(),
+            Some(_) => self.text[at..]
+                .chars()
+                .next()
+                .is_some_and(char::is_whitespace),
+        };
+        let mut i = self.start;
+        while i < bytes.len() {
+            if !SENTENCE_MARK[bytes[i] as usize] {
+                i += 1;
+                continue;
+            }
+            match bytes[i] {
+                b'\n' => return Some(i + 1),
+                b'.' | b'!' | b'?' if followed_by_space_or_end(i + 1) => return Some(i + 1),
+                // '…' is E2 80 A6.
+                0xE2 if bytes[i + 1..].starts_with(&[0x80, 0xA6])
+                    && followed_by_space_or_end(i + 3) =>
+                {
+                    return Some(i + 3)
+                }
+                _ => i += 1,
+            }
+        }
+        None
+    }
+}
+
+impl<'a> Iterator for Sentences<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        while !self.done {
+            let piece = match self.next_end() {
+                Some(end) => {
+                    let piece = &self.text[self.start..end];
+                    self.start = end;
+                    piece
+                }
+                None => {
+                    self.done = true;
+                    &self.text[self.start..]
+                }
+            };
+            let piece = piece.trim();
+            if !piece.is_empty() {
+                return Some(piece);
+            }
+        }
+        None
+    }
 }
 
 /// Drops a leading greeting ("Hi, ", "Hola, ", "Guten Tag, ").
@@ -1023,13 +1181,37 @@ fn without_greeting(s: &str) -> &str {
         "great",
         "good",
     ];
+    // Greetings are at most 14 bytes: when the first 16 are ASCII, lower-casing them is all
+    // the comparison needs.
+    let head = &s.as_bytes()[..s.len().min(16)];
+    if head.is_ascii() {
+        // Every greeting starts with one of these letters.
+        if !head
+            .first()
+            .is_some_and(|c| matches!(c.to_ascii_lowercase(), b'h' | b'd' | b'g' | b'b' | b'o' | b't'))
+        {
+            return s;
+        }
+        for g in GREETINGS {
+            if head.len() >= g.len() && head[..g.len()].eq_ignore_ascii_case(g.as_bytes()) {
+                let rest = &s[g.len()..];
+                if let Some(r) = rest.strip_prefix(|c: char| c == ',' || c == '!' || c == '.') {
+                    let r = r.trim_start();
+                    if count_words(r) >= 4 {
+                        return r;
+                    }
+                }
+            }
+        }
+        return s;
+    }
     let lower = s.to_lowercase();
     for g in GREETINGS {
         if lower.starts_with(g) {
             let rest = &s[g.len().min(s.len())..];
             if let Some(r) = rest.strip_prefix(|c: char| c == ',' || c == '!' || c == '.') {
                 let r = r.trim_start();
-                if r.split_whitespace().count() >= 4 {
+                if count_words(r) >= 4 {
                     return r;
                 }
             }
@@ -1040,12 +1222,13 @@ fn without_greeting(s: &str) -> &str {
 
 /// The contact's most informative sentence: facts, a question or a problem statement, not a
 /// greeting or a bare request for a human.
+#[inline(never)]
 fn best_sentence(
     contact_turns: &[&Turn],
     per_turn: &[Vec<Entity>],
     reasons: &[Reason],
 ) -> Option<String> {
-    let mut best: Option<(i32, String)> = None;
+    let mut best: Option<(i32, &str)> = None;
     for (ti, t) in contact_turns.iter().enumerate() {
         let is_evidence = reasons.iter().any(|r| r.evidence_event_id == t.event_id);
         // Only a turn that triggered an explicit request can hold a bare "get me a human".
@@ -1058,14 +1241,10 @@ fn best_sentence(
             let start = s.as_ptr() as usize - base;
             let end = start + s.len();
             let s = without_greeting(s);
-            let n = s.split_whitespace().count();
+            let n = count_words(s);
             if !(5..=24).contains(&n) || s.contains('"') {
                 continue;
             }
-            if asked_for_human && crate::detect::is_explicit_request(s) {
-                continue;
-            }
-            let lower = s.to_lowercase();
             let mut score = per_turn[ti]
                 .iter()
                 .filter(|e| e.start >= start && e.end <= end)
@@ -1073,29 +1252,6 @@ fn best_sentence(
                 .sum::<i32>();
             if s.ends_with('?') {
                 score += 1;
-            }
-            let problem = [
-                " not ", "n't", " never", " still", " no ", "wrong", "broken", "stolen", "lost",
-                "failed", "cannot", "error",
-            ];
-            if problem.iter().any(|w| lower.contains(w)) {
-                score += 2;
-            }
-            let request = [
-                "please",
-                "need",
-                "want",
-                "can you",
-                "could you",
-                "would like",
-                "quiero",
-                "necesito",
-                "möchte",
-                "bitte",
-                "brauche",
-            ];
-            if request.iter().any(|w| lower.contains(w)) {
-                score += 2;
             }
             if n >= 8 {
                 score += 1;
@@ -1106,29 +1262,84 @@ fn best_sentence(
             if is_evidence {
                 score += 2;
             }
+            // A problem and a request add two each: a sentence that cannot reach the best
+            // even with both is left out before the word searches.
+            let out_of_reach = |score: i32, more: i32| best.is_some_and(|(b, _)| score + more < b);
+            if out_of_reach(score, 4) {
+                continue;
+            }
+            if asked_for_human && crate::detect::is_explicit_request(s) {
+                continue;
+            }
+            let lower = s.to_lowercase();
+            if PROBLEM_WORDS.is_match(&lower) {
+                score += 2;
+            }
+            if out_of_reach(score, 2) {
+                continue;
+            }
+            if REQUEST_WORDS.is_match(&lower) {
+                score += 2;
+            }
             // Later sentences win ties: the conversation has moved on to them.
-            if best.as_ref().is_none_or(|(b, _)| score >= *b) {
-                let mut quote = squash(s);
-                if let Some(first) = quote.chars().next().filter(|c| c.is_lowercase()) {
-                    quote.replace_range(..first.len_utf8(), &first.to_uppercase().to_string());
-                }
-                best = Some((score, quote));
+            if best.is_none_or(|(b, _)| score >= b) {
+                best = Some((score, s));
             }
         }
     }
-    best.filter(|(score, _)| *score >= 2).map(|(_, s)| s)
+    best.filter(|(score, _)| *score >= 2).map(|(_, s)| {
+        let mut quote = squash(s);
+        if let Some(first) = quote.chars().next().filter(|c| c.is_lowercase()) {
+            quote.replace_range(..first.len_utf8(), &first.to_uppercase().to_string());
+        }
+        quote
+    })
 }
 
+/// A sentence (lower-cased) that states a problem contains one of these.
+const PROBLEM: &[&str] = &[
+    " not ", "n't", " never", " still", " no ", "wrong", "broken", "stolen", "lost", "failed",
+    "cannot", "error",
+];
+/// A sentence (lower-cased) that asks for something contains one of these.
+const REQUEST: &[&str] = &[
+    "please",
+    "need",
+    "want",
+    "can you",
+    "could you",
+    "would like",
+    "quiero",
+    "necesito",
+    "möchte",
+    "bitte",
+    "brauche",
+];
+
+/// Whether a text contains any of the words: one pass instead of one search per word.
+fn any_of(words: &[&str]) -> Regex {
+    let alternation: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+    Regex::new(&alternation.join("|")).expect("literal alternation")
+}
+
+static PROBLEM_WORDS: LazyLock<Regex> = LazyLock::new(|| any_of(PROBLEM));
+static REQUEST_WORDS: LazyLock<Regex> = LazyLock::new(|| any_of(REQUEST));
+
+#[inline(never)]
 fn agent_phrase(agent_turns: &[&Turn], citations: &[Citation]) -> Option<String> {
     if agent_turns.is_empty() {
         return None;
     }
-    let times = match agent_turns.len() {
-        1 => "once".to_string(),
-        2 => "twice".to_string(),
-        n => format!("{n} times"),
-    };
-    let mut s = format!("The agent answered {times}");
+    let mut s = String::with_capacity(96);
+    s.push_str("The agent answered ");
+    match agent_turns.len() {
+        1 => s.push_str("once"),
+        2 => s.push_str("twice"),
+        n => {
+            s.push_str(&n.to_string());
+            s.push_str(" times");
+        }
+    }
     let mut seen: Vec<&str> = Vec::new();
     for c in citations {
         if !seen.contains(&c.source_id.as_str()) {
@@ -1137,10 +1348,12 @@ fn agent_phrase(agent_turns: &[&Turn], citations: &[Citation]) -> Option<String>
     }
     if let Some(first) = citations.first() {
         let title = first_words(&first.title, 6);
-        if title.is_empty() {
-            s.push_str(&format!(", citing {}", first.source_id));
-        } else {
-            s.push_str(&format!(", citing {} \"{title}\"", first.source_id));
+        s.push_str(", citing ");
+        s.push_str(&first.source_id);
+        if !title.is_empty() {
+            s.push_str(" \"");
+            s.push_str(&title);
+            s.push('"');
         }
         if seen.len() > 1 {
             s.push_str(&format!(
@@ -1155,6 +1368,7 @@ fn agent_phrase(agent_turns: &[&Turn], citations: &[Citation]) -> Option<String>
 }
 
 /// "Escalated because the agent asked for a human (refund approval over limit)."
+#[inline(never)]
 fn escalation_phrase(reasons: &[Reason], sentiment: &[f64]) -> String {
     let mut phrase = reasons_phrase(reasons);
     for r in reasons {
@@ -1176,7 +1390,11 @@ fn escalation_phrase(reasons: &[Reason], sentiment: &[f64]) -> String {
             _ => {}
         }
     }
-    format!("Escalated because {phrase}.")
+    let mut s = String::with_capacity(phrase.len() + 18);
+    s.push_str("Escalated because ");
+    s.push_str(&phrase);
+    s.push('.');
+    s
 }
 
 /// The `reason` argument of a tool call's evidence `name({...json...})`.
@@ -1226,6 +1444,21 @@ pub fn reasons_phrase(reasons: &[Reason]) -> String {
 
 /// At most `max` words, ending with an ellipsis when cut.
 pub fn truncate_words(text: &str, max: usize) -> String {
+    if single_spaced_words(text).is_some_and(|n| n <= max) {
+        return text.to_string();
+    }
+    truncate_words_slow(text, max)
+}
+
+/// [`truncate_words`] of an owned text: the text itself when it needs no change.
+fn truncate_words_owned(text: String, max: usize) -> String {
+    if single_spaced_words(&text).is_some_and(|n| n <= max) {
+        return text;
+    }
+    truncate_words_slow(&text, max)
+}
+
+fn truncate_words_slow(text: &str, max: usize) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
     if words.len() <= max {
         return words.join(" ");

@@ -4,6 +4,7 @@
 use super::settings::{ActionRule, BuilderPolicy, DraftRule, QuestionRule};
 use super::template::{Template, Vars};
 use crate::records::Reason;
+use regex::Regex;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -121,6 +122,8 @@ pub struct Rules {
     topics: HashMap<String, String>,
     /// Lower-cased forbidden phrases.
     forbidden: Vec<String>,
+    /// Whether a lower-cased text contains any of them, in one pass (`None`: there are none).
+    forbidden_any: Option<Regex>,
     languages: Vec<String>,
 }
 
@@ -235,6 +238,10 @@ impl Rules {
             questions,
             aliases,
             topics,
+            forbidden_any: (!forbidden.is_empty()).then(|| {
+                let phrases: Vec<String> = forbidden.iter().map(|f| regex::escape(f)).collect();
+                Regex::new(&phrases.join("|")).expect("escaped phrases")
+            }),
             forbidden,
             languages,
         })
@@ -272,16 +279,20 @@ impl Rules {
     }
 
     /// The first draft in `lang` that matches, can be filled and promises nothing forbidden.
-    pub fn draft(&self, lang: &str, subject: &Subject, vars: &Vars) -> Option<String> {
+    pub fn draft(&self, lang: &str, subject: &Subject, vars: &Vars<'_>) -> Option<String> {
         self.drafts
             .iter()
             .filter(|d| d.lang == lang && subject.any(&d.when))
             .filter_map(|d| d.text.render(vars))
-            .find(|text| self.forbidden_phrase(text).is_none())
+            .find(|text| {
+                self.forbidden_any
+                    .as_ref()
+                    .is_none_or(|re| !re.is_match(&text.to_lowercase()))
+            })
     }
 
     /// The first next action that matches and can be filled.
-    pub fn next_action(&self, subject: &Subject, vars: &Vars) -> Option<(String, String)> {
+    pub fn next_action(&self, subject: &Subject, vars: &Vars<'_>) -> Option<(String, String)> {
         self.actions
             .iter()
             .filter(|a| subject.any(&a.when))
@@ -292,7 +303,7 @@ impl Rules {
     pub fn questions(
         &self,
         subject: &Subject,
-        vars: &Vars,
+        vars: &Vars<'_>,
         has_kind: impl Fn(&str) -> bool,
         max: usize,
     ) -> Vec<String> {

@@ -26,7 +26,7 @@ pub struct Parts {
 }
 
 fn words(s: &str) -> usize {
-    s.split_whitespace().count()
+    super::text::count_words(s)
 }
 
 /// Composes the paragraph within `max_words`.
@@ -105,7 +105,7 @@ pub fn compose(parts: &Parts, max_words: usize) -> String {
     }
     add(&parts.escalation);
     // The parts are single-spaced already; this is the invariant's last line of defence.
-    super::truncate_words(&out, max_words)
+    super::truncate_words_owned(out, max_words)
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 //! Templates are parsed once, when the [`Builder`](super::Builder) is made; an unknown variable or
 //! an unbalanced bracket is a start-up error that names the rule.
 
+use std::borrow::Cow;
+
 /// Every variable a template may use.
 pub const VARS: &[&str] = &[
     "name",
@@ -59,21 +61,19 @@ pub struct Template {
     literal_lower: String,
 }
 
-/// Variable values by index into [`VARS`].
+/// Variable values by index into [`VARS`], borrowed where the builder has them already.
 #[derive(Debug, Clone, Default)]
-pub struct Vars {
-    values: Vec<Option<String>>,
+pub struct Vars<'a> {
+    values: [Option<Cow<'a, str>>; VARS.len()],
 }
 
-impl Vars {
+impl<'a> Vars<'a> {
     pub fn new() -> Self {
-        Vars {
-            values: vec![None; VARS.len()],
-        }
+        Vars::default()
     }
 
     /// Sets `name` (ignored when empty). Panics on a name not in [`VARS`] (a programming error).
-    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+    pub fn set(&mut self, name: &str, value: impl Into<Cow<'a, str>>) {
         let value = value.into();
         let idx = var_index(name).unwrap_or_else(|| panic!("unknown template variable {name}"));
         if !value.trim().is_empty() {
@@ -86,8 +86,40 @@ impl Vars {
     }
 }
 
+/// The position of `name` in [`VARS`].
 fn var_index(name: &str) -> Option<usize> {
-    VARS.iter().position(|v| *v == name)
+    Some(match name {
+        "name" => 0,
+        "first_name" => 1,
+        "contact" => 2,
+        "company" => 3,
+        "plan" => 4,
+        "account_id" => 5,
+        "order_id" => 6,
+        "money" => 7,
+        "invoice_id" => 8,
+        "ticket_id" => 9,
+        "tracking_id" => 10,
+        "error_code" => 11,
+        "email" => 12,
+        "phone" => 13,
+        "date" => 14,
+        "time" => 15,
+        "quantity" => 16,
+        "product" => 17,
+        "card_last4" => 18,
+        "topic" => 19,
+        "intent" => 20,
+        "sub_intent" => 21,
+        "reasons" => 22,
+        "approval_limit" => 23,
+        "approval_source" => 24,
+        "value" => 25,
+        "account_note" => 26,
+        "channel" => 27,
+        "deadline" => 28,
+        _ => return None,
+    })
 }
 
 impl Template {
@@ -151,7 +183,7 @@ impl Template {
     }
 
     /// The text with variables filled, or `None` when a required variable has no value.
-    pub fn render(&self, vars: &Vars) -> Option<String> {
+    pub fn render(&self, vars: &Vars<'_>) -> Option<String> {
         let mut out = String::with_capacity(160);
         if render_into(&self.segs, vars, &mut out) {
             Some(out)
@@ -173,7 +205,7 @@ fn current(stack: &mut [Vec<Vec<Seg>>]) -> &mut Vec<Seg> {
         .expect("a group always has an alternative")
 }
 
-fn render_into(segs: &[Seg], vars: &Vars, out: &mut String) -> bool {
+fn render_into(segs: &[Seg], vars: &Vars<'_>, out: &mut String) -> bool {
     for seg in segs {
         match seg {
             Seg::Lit(s) => out.push_str(s),
@@ -223,6 +255,14 @@ mod tests {
             Template::parse("a || b").unwrap().render(&v).unwrap(),
             "a || b"
         );
+    }
+
+    #[test]
+    fn variable_indices_follow_the_list() {
+        for (i, v) in VARS.iter().enumerate() {
+            assert_eq!(var_index(v), Some(i), "{v}");
+        }
+        assert_eq!(var_index("nme"), None);
     }
 
     #[test]

@@ -53,19 +53,108 @@ fn fnv_step(h: u64, c: char) -> u64 {
     (h ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01b3)
 }
 
+/// Where the featuriser writes its features, a word at a time and in order: a [`FeatureVec`],
+/// or the classifier's prediction scratch, which packs them tighter.
+pub(crate) trait Sink {
+    /// One word's features: the word, the bigram with the previous word (if any), then its
+    /// character n-grams.
+    fn push_word(&mut self, word: u32, bigram: Option<u32>, grams: &[u32]);
+}
+
+/// Feature families, the index into [`FAMILY_WEIGHTS`].
+pub(crate) const WORD: usize = 0;
+pub(crate) const BIGRAM: usize = 1;
+pub(crate) const CHAR: usize = 2;
+/// The weight of each family.
+pub(crate) const FAMILY_WEIGHTS: [f32; 3] = [WORD_WEIGHT, BIGRAM_WEIGHT, CHAR_WEIGHT];
+
+impl Sink for FeatureVec {
+    fn push_word(&mut self, word: u32, bigram: Option<u32>, grams: &[u32]) {
+        self.items.push((word, WORD_WEIGHT));
+        if let Some(b) = bigram {
+            self.items.push((b, BIGRAM_WEIGHT));
+        }
+        self.items.extend(grams.iter().map(|&g| (g, CHAR_WEIGHT)));
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+/// At most this many n-grams per word: 3–5-grams of `<word>` for a word of
+/// [`MAX_WORD_CHARS`].
+const MAX_GRAMS: usize = 3 * MAX_WORD_CHARS;
+
 /// Extracts features into `out` (appending), hashing into `1 << bits` columns.
 pub struct Featurizer {
     bits: u32,
-    /// Reused buffer for the current word's characters.
-    word: Vec<char>,
+}
+
+/// What an ASCII byte is to the featuriser: a separator, a digit, or a letter (its lower case).
+static ASCII: [u8; 128] = {
+    let mut t = [SEPARATOR; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_digit() {
+            t[b] = DIGIT;
+        } else if c.is_ascii_alphabetic() {
+            t[b] = c.to_ascii_lowercase();
+        }
+        b += 1;
+    }
+    t
+};
+const SEPARATOR: u8 = 0;
+const DIGIT: u8 = 1;
+
+/// The chars of the word being read (the first [`MAX_WORD_CHARS`], after a `<`; the `>` goes
+/// in when it ends) and its n-gram columns, reused from word to word.
+struct Buffers {
+    padded: [u64; MAX_WORD_CHARS + 2],
+    grams: [u32; MAX_GRAMS],
+}
+
+/// The word being read: its FNV hash so far, its length in chars, and whether its last char is
+/// the '0' of a digit run. Plain values, so that they stay in registers.
+#[derive(Clone, Copy)]
+struct Word {
+    hash: u64,
+    len: usize,
+    last_zero: bool,
+}
+
+impl Word {
+    const EMPTY: Word = Word {
+        hash: FNV_OFFSET,
+        len: 0,
+        last_zero: false,
+    };
+
+    #[inline(always)]
+    fn push(self, c: char, buf: &mut Buffers) -> Word {
+        if self.len < MAX_WORD_CHARS {
+            buf.padded[self.len + 1] = u64::from(c);
+        }
+        Word {
+            hash: fnv_step(self.hash, c),
+            len: self.len + 1,
+            last_zero: c == '0',
+        }
+    }
+
+    /// A digit run becomes one '0'.
+    #[inline(always)]
+    fn push_digit(self, buf: &mut Buffers) -> Word {
+        if self.len > 0 && self.last_zero {
+            self
+        } else {
+            self.push('0', buf)
+        }
+    }
 }
 
 impl Featurizer {
     pub fn new(bits: u32) -> Self {
-        Featurizer {
-            bits,
-            word: Vec::with_capacity(32),
-        }
+        Featurizer { bits }
     }
 
     /// The number of hash bits (columns are `1 << bits`).
@@ -73,87 +162,113 @@ impl Featurizer {
         self.bits
     }
 
-    #[inline]
-    fn column(&self, h: u64) -> u32 {
-        (mix(h) >> (64 - self.bits)) as u32
-    }
-
     /// Appends the features of `text`. `max_chars` caps the characters read.
     pub fn add(&mut self, text: &str, max_chars: usize, out: &mut FeatureVec) {
-        let mut prev_word: Option<u64> = None;
-        let mut chars = text.chars().take(max_chars).peekable();
-        loop {
-            // Next word: a run of alphanumerics, lower-cased, digit runs collapsed to '0'.
-            self.word.clear();
-            while let Some(&c) = chars.peek() {
-                if c.is_alphanumeric() {
-                    break;
-                }
-                chars.next();
-            }
-            while let Some(&c) = chars.peek() {
-                if !c.is_alphanumeric() {
-                    break;
-                }
-                chars.next();
-                if c.is_ascii_digit() || c.is_numeric() {
-                    if self.word.last() != Some(&'0') {
-                        self.word.push('0');
-                    }
-                } else if c.is_ascii() {
-                    self.word.push(c.to_ascii_lowercase());
-                } else {
-                    self.word.extend(c.to_lowercase());
-                }
-            }
-            if self.word.is_empty() {
-                break;
-            }
-            let mut h = 0xcbf2_9ce4_8422_2325u64;
-            for &c in &self.word {
-                h = fnv_step(h, c);
-            }
-            out.items.push((self.column(h ^ SEED_WORD), WORD_WEIGHT));
-            if let Some(p) = prev_word {
-                let b = p.rotate_left(17) ^ h.wrapping_mul(31) ^ SEED_BIGRAM;
-                out.items.push((self.column(b), BIGRAM_WEIGHT));
-            }
-            prev_word = Some(h);
-            if self.word.len() <= MAX_WORD_CHARS {
-                self.char_grams(out);
-            }
-        }
+        self.add_to(text, max_chars, out);
     }
 
-    /// Character 3–5-grams of `<word>`.
-    fn char_grams(&self, out: &mut FeatureVec) {
-        let n = self.word.len() + 2;
-        let at = |i: usize| -> char {
-            if i == 0 {
-                '<'
-            } else if i == n - 1 {
-                '>'
-            } else {
-                self.word[i - 1]
-            }
+    /// Appends the features of `text` to any sink. Words are runs of alphanumerics,
+    /// lower-cased, with digit runs collapsed to '0'; ASCII takes a fast path, everything else
+    /// the full Unicode rules.
+    pub(crate) fn add_to<S: Sink>(&mut self, text: &str, max_chars: usize, out: &mut S) {
+        let shift = 64 - self.bits;
+        let mut prev_word: Option<u64> = None;
+        let mut buf = Buffers {
+            padded: [0; MAX_WORD_CHARS + 2],
+            grams: [0; MAX_GRAMS],
         };
-        if n < 3 {
-            return;
-        }
-        for start in 0..=n - 3 {
-            let mut h = 0xcbf2_9ce4_8422_2325u64 ^ SEED_CHAR;
-            for len in 1..=5 {
-                let i = start + len - 1;
-                if i >= n {
-                    break;
+        buf.padded[0] = u64::from('<');
+        let mut word = Word::EMPTY;
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        let mut left = max_chars;
+        while i < bytes.len() && left > 0 {
+            left -= 1;
+            let b = bytes[i];
+            if b < 0x80 {
+                i += 1;
+                match ASCII[b as usize] {
+                    SEPARATOR => {
+                        if word.len > 0 {
+                            word_features(word, &mut buf, shift, &mut prev_word, out);
+                            word = Word::EMPTY;
+                        }
+                    }
+                    DIGIT => word = word.push_digit(&mut buf),
+                    lower => word = word.push(char::from(lower), &mut buf),
                 }
-                h = fnv_step(h, at(i));
-                if len >= 3 {
-                    out.items.push((self.column(h ^ len as u64), CHAR_WEIGHT));
-                }
+                continue;
             }
+            let c = text[i..].chars().next().expect("a char at a boundary");
+            i += c.len_utf8();
+            if c.is_alphanumeric() {
+                if c.is_numeric() {
+                    word = word.push_digit(&mut buf);
+                } else {
+                    for l in c.to_lowercase() {
+                        word = word.push(l, &mut buf);
+                    }
+                }
+            } else if word.len > 0 {
+                word_features(word, &mut buf, shift, &mut prev_word, out);
+                word = Word::EMPTY;
+            }
+        }
+        if word.len > 0 {
+            word_features(word, &mut buf, shift, &mut prev_word, out);
         }
     }
+}
+
+#[inline(always)]
+fn column(h: u64, shift: u32) -> u32 {
+    (mix(h) >> shift) as u32
+}
+
+/// The features of a finished word: the word, the bigram with the previous word, and the
+/// character 3–5-grams of `<word>` (by start, then length) for a word of at most
+/// [`MAX_WORD_CHARS`].
+#[inline(never)]
+fn word_features<S: Sink>(
+    word: Word,
+    buf: &mut Buffers,
+    shift: u32,
+    prev_word: &mut Option<u64>,
+    out: &mut S,
+) {
+    let h = word.hash;
+    let bigram =
+        prev_word.map(|p| column(p.rotate_left(17) ^ h.wrapping_mul(31) ^ SEED_BIGRAM, shift));
+    *prev_word = Some(h);
+    let mut k = 0;
+    if word.len <= MAX_WORD_CHARS {
+        let n = word.len + 2;
+        buf.padded[n - 1] = u64::from('>');
+        let (padded, grams) = (&buf.padded[..n], &mut buf.grams);
+        let step = |h: u64, c: u64| (h ^ c).wrapping_mul(0x0000_0100_0000_01b3);
+        let gram3 = |w: &[u64]| step(step(step(FNV_OFFSET ^ SEED_CHAR, w[0]), w[1]), w[2]);
+        // By start, then length: every start but the last two has its 3-, 4- and 5-gram...
+        for (w, g) in padded.windows(5).zip(grams.chunks_exact_mut(3)) {
+            let h3 = gram3(w);
+            let h4 = step(h3, w[3]);
+            let h5 = step(h4, w[4]);
+            g[0] = column(h3 ^ 3, shift);
+            g[1] = column(h4 ^ 4, shift);
+            g[2] = column(h5 ^ 5, shift);
+            k += 3;
+        }
+        // ...the one before last its 3- and 4-gram, the last its 3-gram (`<word>` ends).
+        if n >= 4 {
+            let w = &padded[n - 4..];
+            let h3 = gram3(w);
+            grams[k] = column(h3 ^ 3, shift);
+            grams[k + 1] = column(step(h3, w[3]) ^ 4, shift);
+            k += 2;
+        }
+        grams[k] = column(gram3(&padded[n - 3..]) ^ 3, shift);
+        k += 1;
+    }
+    out.push_word(column(h ^ SEED_WORD, shift), bigram, &buf.grams[..k]);
 }
 
 #[cfg(test)]

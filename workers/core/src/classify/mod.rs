@@ -16,7 +16,7 @@
 pub mod examples;
 pub mod features;
 
-use features::{FeatureVec, Featurizer};
+use features::{FeatureVec, Featurizer, Sink, BIGRAM, CHAR, FAMILY_WEIGHTS, WORD};
 use std::cell::RefCell;
 
 /// How the classifier is trained.
@@ -70,14 +70,48 @@ pub struct IntentClassifier {
     /// For each label, the index of its intent in `intents`.
     intent_of: Vec<usize>,
     intents: Vec<String>,
-    /// Row-major `columns × labels`.
+    /// Row-major `columns × stride`: each column's row holds one weight per label, padded with
+    /// zeros to `stride` (a multiple of [`LANES`]) so that scoring runs in whole SIMD vectors.
     weights: Vec<f32>,
+    stride: usize,
     bias: Vec<f32>,
 }
 
+/// Rows of the weight matrix are padded to a multiple of this many labels.
+const LANES: usize = 8;
+
+/// The features of one prediction, packed as `column << 2 | family`, with the running sum of
+/// their squared weights (in feature order, as [`FeatureVec::normalize`] sums them).
+#[derive(Default)]
+struct Packed {
+    items: Vec<u32>,
+    sum_sq: f32,
+}
+
+impl Sink for Packed {
+    #[inline]
+    fn push_word(&mut self, word: u32, bigram: Option<u32>, grams: &[u32]) {
+        let [w, b, c] = FAMILY_WEIGHTS;
+        // The sum goes feature by feature, in order, as `FeatureVec::normalize` adds them up.
+        let mut sum = self.sum_sq;
+        self.items.reserve(2 + grams.len());
+        self.items.push(word << 2 | WORD as u32);
+        sum += w * w;
+        if let Some(bigram) = bigram {
+            self.items.push(bigram << 2 | BIGRAM as u32);
+            sum += b * b;
+        }
+        self.items.extend(grams.iter().map(|&g| g << 2 | CHAR as u32));
+        for _ in grams {
+            sum += c * c;
+        }
+        self.sum_sq = sum;
+    }
+}
+
 thread_local! {
-    static SCRATCH: RefCell<(Featurizer, FeatureVec, Vec<f32>)> =
-        RefCell::new((Featurizer::new(16), FeatureVec::default(), Vec::new()));
+    static SCRATCH: RefCell<(Featurizer, Packed, Vec<f32>)> =
+        RefCell::new((Featurizer::new(16), Packed::default(), Vec::new()));
 }
 
 /// A tiny deterministic PRNG (xorshift64*) for the training shuffle.
@@ -139,6 +173,7 @@ impl IntentClassifier {
             .collect();
         let k = labels.len();
         let columns = 1usize << bits;
+        let stride = k.div_ceil(LANES) * LANES;
         let mut model = IntentClassifier {
             config: TrainConfig {
                 hash_bits: bits,
@@ -147,7 +182,8 @@ impl IntentClassifier {
             labels,
             intent_of,
             intents,
-            weights: vec![0.0; columns * k],
+            weights: vec![0.0; columns * stride],
+            stride,
             bias: vec![0.0; k],
         };
         if k == 0 {
@@ -188,7 +224,8 @@ impl IntentClassifier {
                     model.bias[c] -= lr * g;
                 }
                 for &(col, x) in &xs[i].items {
-                    let row = &mut model.weights[col as usize * k..(col as usize + 1) * k];
+                    let start = col as usize * stride;
+                    let row = &mut model.weights[start..start + k];
                     for (w, &g) in row.iter_mut().zip(probs.iter()) {
                         if g.abs() >= 1e-5 {
                             *w = *w * keep - lr * g * x;
@@ -211,14 +248,42 @@ impl IntentClassifier {
     }
 
     fn scores_into(&self, x: &FeatureVec, out: &mut [f32]) {
+        self.score(
+            x.items.len(),
+            |i| {
+                let (col, v) = x.items[i];
+                (col as usize, v)
+            },
+            out,
+        );
+    }
+
+    /// `out[l] = bias[l] + Σ weights[column_i][l] * v_i` over the items `(column_i, v_i)` in order:
+    /// for every label the same multiplies and adds, in the same order, as a plain scalar loop
+    /// (one rounding each, no fused multiply-add), only eight or four labels at a time.
+    fn score(&self, n: usize, item: impl Fn(usize) -> (usize, f32), out: &mut [f32]) {
         let k = self.labels.len();
-        out.copy_from_slice(&self.bias);
-        for &(col, v) in &x.items {
-            let row = &self.weights[col as usize * k..(col as usize + 1) * k];
-            for (o, w) in out.iter_mut().zip(row) {
-                *o += w * v;
-            }
-        }
+        let stride = self.stride;
+        let mut stack = [0.0f32; 64];
+        let mut heap = Vec::new();
+        let acc: &mut [f32] = if stride <= stack.len() {
+            &mut stack[..stride]
+        } else {
+            heap.resize(stride, 0.0);
+            &mut heap
+        };
+        acc[..k].copy_from_slice(&self.bias);
+        let weights = &self.weights[..];
+        // Every row read is `stride` long and inside the matrix: columns are below
+        // `1 << hash_bits` (the mask only makes that plain to see).
+        let last_column = (weights.len() / stride.max(1)).saturating_sub(1);
+        debug_assert!((last_column + 1).is_power_of_two());
+        let rows = |i: usize| {
+            let (col, v) = item(i);
+            ((col & last_column) * stride, v)
+        };
+        kernel::score(weights, n, rows, acc);
+        out[..k].copy_from_slice(&acc[..k]);
     }
 
     /// Classifies one text.
@@ -244,18 +309,33 @@ impl IntentClassifier {
                 *featurizer = Featurizer::new(self.config.hash_bits);
             }
             x.items.clear();
+            x.sum_sq = 0.0;
             let mut budget = self.config.max_chars;
             for p in parts {
                 if budget == 0 {
                     break;
                 }
-                featurizer.add(p, budget, x);
+                featurizer.add_to(p, budget, x);
                 budget = budget.saturating_sub(p.chars().count());
             }
-            x.normalize();
+            // What `FeatureVec::normalize` does, once per family instead of once per feature:
+            // the same quotients.
+            let norm = x.sum_sq.sqrt();
+            let mut values = [0.0f32; 4];
+            for (v, w) in values.iter_mut().zip(FAMILY_WEIGHTS) {
+                *v = if norm > 0.0 { w / norm } else { w };
+            }
             probs.clear();
             probs.resize(self.labels.len(), 0.0);
-            self.scores_into(x, probs);
+            let items = &x.items;
+            self.score(
+                items.len(),
+                |i| {
+                    let f = items[i];
+                    ((f >> 2) as usize, values[(f & 3) as usize])
+                },
+                probs,
+            );
             softmax(probs);
             self.decide(probs)
         })
@@ -310,6 +390,221 @@ impl IntentClassifier {
 
 fn featurizer_bits(f: &Featurizer) -> u32 {
     f.bits()
+}
+
+/// The scoring loop: `acc[l] += weights[row + l] * v` for every item, in item order, over
+/// `acc.len()` labels (a multiple of [`LANES`]). `item` must return rows with
+/// `row + acc.len() <= weights.len()`.
+mod kernel {
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn score(
+        weights: &[f32],
+        n: usize,
+        item: impl Fn(usize) -> (usize, f32),
+        acc: &mut [f32],
+    ) {
+        if acc.len() % 16 == 0 && std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F; rows are in bounds (the caller's contract).
+            unsafe { x86::score_avx512(weights, n, &item, acc) }
+        } else if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU has AVX; rows are in bounds (the caller's contract).
+            unsafe { x86::score_avx(weights, n, &item, acc) }
+        } else {
+            // SAFETY: SSE2 is part of x86_64; rows as above.
+            unsafe { x86::score_sse2(weights, n, &item, acc) }
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    pub(super) fn score(
+        weights: &[f32],
+        n: usize,
+        item: impl Fn(usize) -> (usize, f32),
+        acc: &mut [f32],
+    ) {
+        score_scalar(weights, n, item, acc)
+    }
+
+    /// The plain loop the vector kernels must agree with, bit for bit.
+    #[cfg(any(test, not(target_arch = "x86_64")))]
+    pub(super) fn score_scalar(
+        weights: &[f32],
+        n: usize,
+        item: impl Fn(usize) -> (usize, f32),
+        acc: &mut [f32],
+    ) {
+        let len = acc.len();
+        for i in 0..n {
+            let (row, v) = item(i);
+            for (a, w) in acc.iter_mut().zip(&weights[row..row + len]) {
+                *a += w * v;
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    pub(super) mod x86 {
+        use std::arch::x86_64::*;
+
+        /// Labels in groups of up to four 16-lane registers, kept in registers over all items.
+        #[target_feature(enable = "avx512f")]
+        pub(in crate::classify) unsafe fn score_avx512(
+            weights: &[f32],
+            n: usize,
+            item: &impl Fn(usize) -> (usize, f32),
+            acc: &mut [f32],
+        ) {
+            let chunks = acc.len() / 16;
+            let mut c = 0;
+            while c < chunks {
+                let g = (chunks - c).min(4);
+                unsafe {
+                    match g {
+                        1 => group_avx512::<1>(weights, n, item, acc, c * 16),
+                        2 => group_avx512::<2>(weights, n, item, acc, c * 16),
+                        3 => group_avx512::<3>(weights, n, item, acc, c * 16),
+                        _ => group_avx512::<4>(weights, n, item, acc, c * 16),
+                    }
+                }
+                c += g;
+            }
+        }
+
+        #[target_feature(enable = "avx512f")]
+        #[inline]
+        unsafe fn group_avx512<const G: usize>(
+            weights: &[f32],
+            n: usize,
+            item: &impl Fn(usize) -> (usize, f32),
+            acc: &mut [f32],
+            at: usize,
+        ) {
+            unsafe {
+                let a = acc.as_mut_ptr().add(at);
+                let mut r = [_mm512_setzero_ps(); G];
+                for (j, r) in r.iter_mut().enumerate() {
+                    *r = _mm512_loadu_ps(a.add(j * 16));
+                }
+                for i in 0..n {
+                    let (row, v) = item(i);
+                    let v = _mm512_set1_ps(v);
+                    let w = weights.as_ptr().add(row + at);
+                    for (j, r) in r.iter_mut().enumerate() {
+                        *r = _mm512_add_ps(*r, _mm512_mul_ps(_mm512_loadu_ps(w.add(j * 16)), v));
+                    }
+                }
+                for (j, r) in r.iter().enumerate() {
+                    _mm512_storeu_ps(a.add(j * 16), *r);
+                }
+            }
+        }
+
+        /// Labels in groups of up to four 8-lane registers, kept in registers over all items.
+        #[target_feature(enable = "avx")]
+        pub(in crate::classify) unsafe fn score_avx(
+            weights: &[f32],
+            n: usize,
+            item: &impl Fn(usize) -> (usize, f32),
+            acc: &mut [f32],
+        ) {
+            let chunks = acc.len() / 8;
+            let mut c = 0;
+            while c < chunks {
+                let g = (chunks - c).min(4);
+                unsafe {
+                    match g {
+                        1 => group_avx::<1>(weights, n, item, acc, c * 8),
+                        2 => group_avx::<2>(weights, n, item, acc, c * 8),
+                        3 => group_avx::<3>(weights, n, item, acc, c * 8),
+                        _ => group_avx::<4>(weights, n, item, acc, c * 8),
+                    }
+                }
+                c += g;
+            }
+        }
+
+        #[target_feature(enable = "avx")]
+        #[inline]
+        unsafe fn group_avx<const G: usize>(
+            weights: &[f32],
+            n: usize,
+            item: &impl Fn(usize) -> (usize, f32),
+            acc: &mut [f32],
+            at: usize,
+        ) {
+            unsafe {
+                let a = acc.as_mut_ptr().add(at);
+                let mut r = [_mm256_setzero_ps(); G];
+                for (j, r) in r.iter_mut().enumerate() {
+                    *r = _mm256_loadu_ps(a.add(j * 8));
+                }
+                for i in 0..n {
+                    let (row, v) = item(i);
+                    let v = _mm256_set1_ps(v);
+                    let w = weights.as_ptr().add(row + at);
+                    for (j, r) in r.iter_mut().enumerate() {
+                        *r = _mm256_add_ps(*r, _mm256_mul_ps(_mm256_loadu_ps(w.add(j * 8)), v));
+                    }
+                }
+                for (j, r) in r.iter().enumerate() {
+                    _mm256_storeu_ps(a.add(j * 8), *r);
+                }
+            }
+        }
+
+        /// Labels in groups of up to eight 4-lane registers.
+        #[target_feature(enable = "sse2")]
+        pub(in crate::classify) unsafe fn score_sse2(
+            weights: &[f32],
+            n: usize,
+            item: &impl Fn(usize) -> (usize, f32),
+            acc: &mut [f32],
+        ) {
+            let chunks = acc.len() / 4;
+            let mut c = 0;
+            while c < chunks {
+                let g = (chunks - c).min(8);
+                unsafe {
+                    match g {
+                        2 => group_sse2::<2>(weights, n, item, acc, c * 4),
+                        4 => group_sse2::<4>(weights, n, item, acc, c * 4),
+                        6 => group_sse2::<6>(weights, n, item, acc, c * 4),
+                        _ => group_sse2::<8>(weights, n, item, acc, c * 4),
+                    }
+                }
+                c += g;
+            }
+        }
+
+        #[target_feature(enable = "sse2")]
+        #[inline]
+        unsafe fn group_sse2<const G: usize>(
+            weights: &[f32],
+            n: usize,
+            item: &impl Fn(usize) -> (usize, f32),
+            acc: &mut [f32],
+            at: usize,
+        ) {
+            unsafe {
+                let a = acc.as_mut_ptr().add(at);
+                let mut r = [_mm_setzero_ps(); G];
+                for (j, r) in r.iter_mut().enumerate() {
+                    *r = _mm_loadu_ps(a.add(j * 4));
+                }
+                for i in 0..n {
+                    let (row, v) = item(i);
+                    let v = _mm_set1_ps(v);
+                    let w = weights.as_ptr().add(row + at);
+                    for (j, r) in r.iter_mut().enumerate() {
+                        *r = _mm_add_ps(*r, _mm_mul_ps(_mm_loadu_ps(w.add(j * 4)), v));
+                    }
+                }
+                for (j, r) in r.iter().enumerate() {
+                    _mm_storeu_ps(a.add(j * 4), *r);
+                }
+            }
+        }
+    }
 }
 
 fn argmax(v: &[f32]) -> usize {
@@ -371,6 +666,53 @@ mod tests {
         let p = c.predict("I can't log in to my account");
         assert_eq!(p.label, "technical/login");
         assert!(p.confidence > 0.5, "{p:?}");
+    }
+
+    /// Every vector kernel the CPU has gives the plain loop's sums, bit for bit.
+    #[test]
+    fn scoring_kernels_agree_with_the_plain_loop() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for stride in [8usize, 16, 24, 32, 48, 64, 80] {
+            let columns = 64;
+            let weights: Vec<f32> = (0..columns * stride)
+                .map(|_| (next() % 20_001) as f32 / 7_777.0 - 1.3)
+                .collect();
+            let items: Vec<(usize, f32)> = (0..500)
+                .map(|_| {
+                    let col = (next() % columns as u64) as usize;
+                    (col * stride, [1.0f32, 0.8, 0.35][(next() % 3) as usize] / 3.7)
+                })
+                .collect();
+            let bias: Vec<f32> = (0..stride).map(|i| i as f32 * 0.013 - 0.1).collect();
+            let item = |i: usize| items[i];
+            let mut want = bias.clone();
+            kernel::score_scalar(&weights, items.len(), item, &mut want);
+            #[cfg(target_arch = "x86_64")]
+            {
+                let mut got = bias.clone();
+                unsafe { kernel::x86::score_sse2(&weights, items.len(), &item, &mut got) };
+                assert_eq!(got, want, "sse2, stride {stride}");
+                if std::arch::is_x86_feature_detected!("avx") {
+                    let mut got = bias.clone();
+                    unsafe { kernel::x86::score_avx(&weights, items.len(), &item, &mut got) };
+                    assert_eq!(got, want, "avx, stride {stride}");
+                }
+                if stride % 16 == 0 && std::arch::is_x86_feature_detected!("avx512f") {
+                    let mut got = bias.clone();
+                    unsafe { kernel::x86::score_avx512(&weights, items.len(), &item, &mut got) };
+                    assert_eq!(got, want, "avx512, stride {stride}");
+                }
+            }
+            let mut got = bias.clone();
+            kernel::score(&weights, items.len(), item, &mut got);
+            assert_eq!(got, want, "dispatch, stride {stride}");
+        }
     }
 
     #[test]
