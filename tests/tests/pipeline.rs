@@ -50,7 +50,7 @@ fn expected(records: &[ReplayRecord]) -> Expected {
                     e.event_ids.insert(format!("signal:{}", s.signal_id));
                 }
                 Output::Payload(p) => {
-                    e.event_ids.insert(format!("payload:{}", p.handoff_id));
+                    e.event_ids.insert(format!("payload:{}", p.signal_id));
                 }
                 Output::Route(r) => {
                     e.from_events += usize::from(is_event(records, &r.payload.trigger_event_id));

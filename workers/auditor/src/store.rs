@@ -7,28 +7,43 @@
 //! such as `reassign_count` count each lifecycle event once.
 //!
 //! Order independence: each `handoffs` column is merged by a rule that does not depend on the
-//! order records arrive in —
-//! - signal columns: the signal's value wins; the payload and route only fill what is still NULL;
-//! - payload columns: the payload's value wins; the route's embedded payload only fills;
-//! - route columns: the route with the greatest (attempt, routed_at, route_id) wins;
+//! order records arrive in. A handoff can have several signals (an SLA breach re-escalates it
+//! with a new signal, so a new payload and a new route); every signal, payload and route carries
+//! its signal's key `(sla_breach reasons, decided_at, signal_id)`:
+//! - signal columns (reasons, primary reason, rule ids, created_at, contact, ...) describe the
+//!   escalation: the smallest key wins, the signal itself before the copies in its payload and
+//!   route (which otherwise only fill what is NULL); `urgency` is the most urgent seen;
+//! - payload columns (intent, summary, draft reply, next action): the greatest key wins (the
+//!   newest payload), the payload itself before the copy inside its route;
+//! - route columns: the route with the greatest (attempt, routed_at, route_id) wins; its
+//!   priority beats the payload's;
 //! - `state`: the accepted lifecycle event with the greatest (occurred_at, state rank,
 //!   lifecycle_id) wins, rank being awaiting_human < claimed < returned_to_agent/resolved, so a
 //!   handoff never moves backwards; the signal sets `awaiting_human` (or `flagged`) only while
-//!   no state is known, and any lifecycle event overrides a state set by the signal;
-//! - first-time facts (`first_claimed_at`, `resolved_at`, `returned_at`) keep the earliest value,
-//!   `claimed_at`/`claimed_by` the latest claim, `sla_breached` ORs, `reassign_count` adds.
+//!   no state is known, and any lifecycle event overrides a state set by the signal; a `flagged`
+//!   lifecycle event sets `flagged`;
+//! - first-time facts (`first_claimed_at`, `resolved_at`, `returned_at`, `sla_breached_at`) keep
+//!   the earliest value, `claimed_at`/`claimed_by` the latest claim, `sla_breached` ORs,
+//!   `reassign_count` and `sla_breach_count` add.
+//!
+//! Batching: the event rows go in one multi-row insert (`UNNEST` of one array per column); the
+//! records that were new are folded per handoff in Rust with the same rules (least signal key,
+//! greatest payload and route keys, latest state, earliest first times, counts added) and
+//! written by one multi-row `INSERT ... ON CONFLICT DO UPDATE`: one row version per handoff per
+//! batch. The fold gives the same row as applying the records one by one (the tests write the
+//! same records in both ways).
 
-use crate::record::{enum_str, opt_text, text, to_json, AuditBody, AuditRecord, EventRow};
+use crate::record::{clean, enum_str, opt_text, text, to_json, AuditBody, AuditRecord, EventRow};
 use chrono::{DateTime, Duration, Utc};
 use handoff_core::records::{
-    Contact, ControlState, Decision, HandoffPayload, LifecycleEvent, Reason, RoutedHandoff,
-    StopSignal,
+    Contact, ControlState, Decision, HandoffPayload, LifecycleEvent, Reason, ReasonKind,
+    RoutedHandoff, Urgency,
 };
 use handoff_runtime::worker::Rejection;
 use serde_json::Value as Json;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
-use std::collections::HashSet;
-use tracing::{debug, warn};
+use sqlx::{PgConnection, PgPool};
+use std::collections::{HashMap, HashSet};
+use tracing::warn;
 
 /// How records are written.
 #[derive(Debug, Clone, Copy, Default)]
@@ -154,11 +169,11 @@ async fn write_all(
     let mut tx = pool.begin().await?;
     let rows: Vec<&EventRow> = todo.iter().map(|(_, r)| r).collect();
     let inserted: HashSet<String> = insert_events(&mut tx, &rows).await?.into_iter().collect();
-    for (i, row) in todo {
-        if inserted.contains(&row.event_id) {
-            apply(&mut tx, &records[*i], opts.redact_pii).await?;
-        }
-    }
+    let new = todo
+        .iter()
+        .filter(|(_, row)| inserted.contains(&row.event_id))
+        .map(|(i, _)| &records[*i]);
+    apply(&mut tx, new, opts.redact_pii).await?;
     tx.commit().await?;
     Ok(inserted.len())
 }
@@ -179,7 +194,7 @@ async fn write_each(
         let result = async {
             let new = !insert_events(&mut sp, &[row]).await?.is_empty();
             if new {
-                apply(&mut sp, &records[*i], opts.redact_pii).await?;
+                apply(&mut sp, std::iter::once(&records[*i]), opts.redact_pii).await?;
             }
             Ok::<bool, sqlx::Error>(new)
         }
@@ -201,11 +216,17 @@ async fn write_each(
     Ok((inserted, rejected))
 }
 
+/// The details travel as text and become jsonb in the server (the JSON is written once).
 const INSERT_EVENTS: &str = "\
 INSERT INTO handoff_events (event_id, handoff_id, conversation_id, kind, transition, actor, note, team, \
     accepted, rejection_reason, occurred_at, detail, source_topic, source_partition, source_offset) \
-SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-    $8::text[], $9::bool[], $10::text[], $11::timestamptz[], $12::jsonb[], $13::text[], $14::int4[], $15::int8[]) \
+SELECT u.event_id, u.handoff_id, u.conversation_id, u.kind, u.transition, u.actor, u.note, u.team, \
+    u.accepted, u.rejection_reason, u.occurred_at, u.detail::jsonb, u.source_topic, u.source_partition, \
+    u.source_offset \
+FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+    $8::text[], $9::bool[], $10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::int4[], $15::int8[]) \
+    AS u(event_id, handoff_id, conversation_id, kind, transition, actor, note, team, accepted, \
+         rejection_reason, occurred_at, detail, source_topic, source_partition, source_offset) \
 ON CONFLICT (event_id) DO NOTHING \
 RETURNING event_id";
 
@@ -214,420 +235,737 @@ async fn insert_events(
     conn: &mut PgConnection,
     rows: &[&EventRow],
 ) -> Result<Vec<String>, sqlx::Error> {
-    fn col<T>(rows: &[&EventRow], f: impl Fn(&EventRow) -> T) -> Vec<T> {
+    let text = |f: fn(&EventRow) -> &str| -> Vec<&str> { rows.iter().map(|r| f(r)).collect() };
+    let opt = |f: fn(&EventRow) -> Option<&str>| -> Vec<Option<&str>> {
         rows.iter().map(|r| f(r)).collect()
-    }
+    };
     sqlx::query_scalar::<_, String>(INSERT_EVENTS)
-        .bind(col(rows, |r| r.event_id.clone()))
-        .bind(col(rows, |r| r.handoff_id.clone()))
-        .bind(col(rows, |r| r.conversation_id.clone()))
-        .bind(col(rows, |r| r.kind.to_string()))
-        .bind(col(rows, |r| r.transition.clone()))
-        .bind(col(rows, |r| r.actor.clone()))
-        .bind(col(rows, |r| r.note.clone()))
-        .bind(col(rows, |r| r.team.clone()))
-        .bind(col(rows, |r| r.accepted))
-        .bind(col(rows, |r| r.rejection_reason.clone()))
-        .bind(col(rows, |r| r.occurred_at))
-        .bind(col(rows, |r| r.detail.clone()))
-        .bind(col(rows, |r| r.source_topic.clone()))
-        .bind(col(rows, |r| r.source_partition))
-        .bind(col(rows, |r| r.source_offset))
+        .bind(text(|r| &r.event_id))
+        .bind(opt(|r| r.handoff_id.as_deref()))
+        .bind(text(|r| &r.conversation_id))
+        .bind(text(|r| r.kind))
+        .bind(opt(|r| r.transition.as_deref()))
+        .bind(opt(|r| r.actor.as_deref()))
+        .bind(opt(|r| r.note.as_deref()))
+        .bind(opt(|r| r.team.as_deref()))
+        .bind(rows.iter().map(|r| r.accepted).collect::<Vec<_>>())
+        .bind(opt(|r| r.rejection_reason.as_deref()))
+        .bind(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
+        .bind(text(|r| &r.detail))
+        .bind(text(|r| &r.source_topic))
+        .bind(rows.iter().map(|r| r.source_partition).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.source_offset).collect::<Vec<_>>())
         .fetch_all(conn)
         .await
 }
 
 // ---- the handoffs row ---------------------------------------------------------------------
+//
+// A batch's records are folded per handoff in Rust into one `Delta` (each part with the same
+// rule the SQL applies: the least signal key, the greatest payload key, the greatest route key,
+// the lifecycle fold), and every delta goes through one statement, whatever parts it has: the
+// columns a delta says nothing about travel as NULL (or 0 / false) and each merge expression
+// leaves the stored value alone for those.
 
-/// A value to bind.
-enum Val {
+/// The signal columns are set by the escalation: the least `(sla_breach reasons, decided_at,
+/// signal_id, signal_from_copy)`. A signal beats the copy of itself in its payload or route
+/// (`false < true`); the copies only fill what is NULL until it arrives.
+const ORIGIN_WINS: &str = "(EXCLUDED.signal_attempt IS NOT NULL AND (handoffs.signal_attempt IS NULL OR \
+    (EXCLUDED.signal_attempt, EXCLUDED.created_at, EXCLUDED.signal_id COLLATE \"C\", EXCLUDED.signal_from_copy) <= \
+    (handoffs.signal_attempt, handoffs.created_at, handoffs.signal_id COLLATE \"C\", handoffs.signal_from_copy)))";
+
+/// The payload columns are set by the newest payload: the greatest `(sla_breach reasons of its
+/// signal, the signal's decided_at, its signal_id, not from a route)`. A payload beats the copy
+/// of itself inside its route.
+const PAYLOAD_WINS: &str = "(EXCLUDED.payload_attempt IS NOT NULL AND (handoffs.payload_attempt IS NULL OR \
+    (EXCLUDED.payload_attempt, EXCLUDED.payload_signal_at, EXCLUDED.payload_signal_id COLLATE \"C\", NOT EXCLUDED.payload_from_route) >= \
+    (handoffs.payload_attempt, handoffs.payload_signal_at, handoffs.payload_signal_id COLLATE \"C\", NOT handoffs.payload_from_route)))";
+
+/// The route with the highest attempt (then the latest, then the greatest id) wins.
+const ROUTE_WINS: &str =
+    "(EXCLUDED.route_attempt IS NOT NULL AND (handoffs.route_attempt IS NULL OR \
+    (EXCLUDED.route_attempt, EXCLUDED.routed_at, EXCLUDED.route_id COLLATE \"C\") >= \
+    (handoffs.route_attempt, handoffs.routed_at, handoffs.route_id COLLATE \"C\")))";
+
+/// An accepted lifecycle event wins the state when it is later than the one that set it, ties
+/// broken by state rank, then by id; a state set by a signal always yields.
+const STATE_WINS: &str = "(EXCLUDED.state_lifecycle_id IS NOT NULL AND (handoffs.state_lifecycle_id IS NULL OR \
+    (EXCLUDED.state_at, handoff_state_rank(EXCLUDED.state), EXCLUDED.state_lifecycle_id COLLATE \"C\") > \
+    (handoffs.state_at, handoff_state_rank(handoffs.state), handoffs.state_lifecycle_id COLLATE \"C\")))";
+
+/// The latest claim (then the greatest claimer, so the result is order-free) wins.
+const CLAIM_WINS: &str = "(EXCLUDED.claimed_at IS NOT NULL AND (handoffs.claimed_at IS NULL OR \
+    (EXCLUDED.claimed_at, EXCLUDED.claimed_by COLLATE \"C\") > \
+    (handoffs.claimed_at, handoffs.claimed_by COLLATE \"C\")))";
+
+/// Urgency only rises (an SLA breach raises it): the most urgent any record carried.
+const URGENCY_MAX: &str = "CASE WHEN handoffs.urgency IS NULL OR \
+    handoff_urgency_rank(EXCLUDED.urgency) > handoff_urgency_rank(handoffs.urgency) \
+    THEN EXCLUDED.urgency ELSE handoffs.urgency END";
+
+/// The delta's state comes from its lifecycle events (by STATE_WINS) or, without any, from its
+/// signal, which sets a state only while none is known (at the earliest signal's time).
+const STATE: &str = "CASE WHEN EXCLUDED.state_lifecycle_id IS NOT NULL \
+    THEN CASE WHEN {STATE_WINS} THEN EXCLUDED.state ELSE handoffs.state END \
+    ELSE COALESCE(handoffs.state, EXCLUDED.state) END";
+const STATE_AT: &str = "CASE WHEN EXCLUDED.state_lifecycle_id IS NOT NULL \
+    THEN CASE WHEN {STATE_WINS} THEN EXCLUDED.state_at ELSE handoffs.state_at END \
+    WHEN handoffs.state_lifecycle_id IS NULL THEN LEAST(handoffs.state_at, EXCLUDED.state_at) \
+    ELSE handoffs.state_at END";
+
+/// The delta's priority is its route's (which wins by ROUTE_WINS) or, without a route, its
+/// payload's, which only fills (a route's priority, raised by an SLA breach, beats it).
+const PRIORITY: &str = "CASE WHEN EXCLUDED.route_attempt IS NOT NULL \
+    THEN CASE WHEN {ROUTE_WINS} THEN EXCLUDED.priority ELSE handoffs.priority END \
+    ELSE COALESCE(handoffs.priority, EXCLUDED.priority) END";
+
+/// How each column merges, in the statement's column order (after handoff_id, conversation_id).
+#[derive(Clone, Copy)]
+enum Rule {
+    /// `CASE WHEN cond THEN EXCLUDED ELSE current END`
+    When(&'static str),
+    /// The winner's value, or the current one where it has none; a loser only fills NULLs.
+    Ranked(&'static str),
+    Least,
+    Add,
+    Or,
+    Expr(&'static str),
+}
+
+const COLUMNS: [(&str, &str, Rule); 50] = [
+    // from signals (and the copies in payloads and routes)
+    ("signal_attempt", "int4", Rule::When(ORIGIN_WINS)),
+    ("signal_from_copy", "bool", Rule::When(ORIGIN_WINS)),
+    ("signal_id", "text", Rule::Ranked(ORIGIN_WINS)),
+    ("tenant_id", "text", Rule::Ranked(ORIGIN_WINS)),
+    ("decision", "text", Rule::Ranked(ORIGIN_WINS)),
+    ("reasons", "jsonb", Rule::Ranked(ORIGIN_WINS)),
+    ("primary_reason", "text", Rule::Ranked(ORIGIN_WINS)),
+    ("rule_ids", "text[]", Rule::Ranked(ORIGIN_WINS)),
+    ("policy_version", "text", Rule::Ranked(ORIGIN_WINS)),
+    ("created_at", "timestamptz", Rule::Ranked(ORIGIN_WINS)),
+    ("trigger_event_id", "text", Rule::Ranked(ORIGIN_WINS)),
+    ("contact_name", "text", Rule::Ranked(ORIGIN_WINS)),
+    ("contact_email", "text", Rule::Ranked(ORIGIN_WINS)),
+    ("contact_phone", "text", Rule::Ranked(ORIGIN_WINS)),
+    ("account_id", "text", Rule::Ranked(ORIGIN_WINS)),
+    ("plan", "text", Rule::Ranked(ORIGIN_WINS)),
+    ("vip", "bool", Rule::Ranked(ORIGIN_WINS)),
+    ("urgency", "text", Rule::Expr(URGENCY_MAX)),
+    // from payloads (and the copies in routes)
+    ("payload_attempt", "int4", Rule::When(PAYLOAD_WINS)),
+    ("payload_signal_at", "timestamptz", Rule::When(PAYLOAD_WINS)),
+    ("payload_signal_id", "text", Rule::When(PAYLOAD_WINS)),
+    ("payload_from_route", "bool", Rule::When(PAYLOAD_WINS)),
+    ("intent", "text", Rule::Ranked(PAYLOAD_WINS)),
+    ("sub_intent", "text", Rule::Ranked(PAYLOAD_WINS)),
+    ("intent_confidence", "float8", Rule::Ranked(PAYLOAD_WINS)),
+    ("summary", "text", Rule::Ranked(PAYLOAD_WINS)),
+    ("draft_reply", "text", Rule::Ranked(PAYLOAD_WINS)),
+    ("next_action", "text", Rule::Ranked(PAYLOAD_WINS)),
+    ("next_action_reasoning", "text", Rule::Ranked(PAYLOAD_WINS)),
+    ("priority", "text", Rule::Expr(PRIORITY)),
+    // from routes
+    ("route_id", "text", Rule::When(ROUTE_WINS)),
+    ("team", "text", Rule::When(ROUTE_WINS)),
+    ("queue", "text", Rule::When(ROUTE_WINS)),
+    ("routing_rule_id", "text", Rule::When(ROUTE_WINS)),
+    ("matched_on", "text[]", Rule::When(ROUTE_WINS)),
+    ("routed_at", "timestamptz", Rule::When(ROUTE_WINS)),
+    ("claim_by", "timestamptz", Rule::When(ROUTE_WINS)),
+    ("route_attempt", "int4", Rule::When(ROUTE_WINS)),
+    // from lifecycle events (and, for the state, signals)
+    ("state", "text", Rule::Expr(STATE)),
+    ("state_at", "timestamptz", Rule::Expr(STATE_AT)),
+    ("state_lifecycle_id", "text", Rule::When(STATE_WINS)),
+    ("first_claimed_at", "timestamptz", Rule::Least),
+    ("claimed_at", "timestamptz", Rule::When(CLAIM_WINS)),
+    ("claimed_by", "text", Rule::When(CLAIM_WINS)),
+    ("resolved_at", "timestamptz", Rule::Least),
+    ("returned_at", "timestamptz", Rule::Least),
+    ("sla_breached", "bool", Rule::Or),
+    ("sla_breach_count", "int4", Rule::Add),
+    ("sla_breached_at", "timestamptz", Rule::Least),
+    ("reassign_count", "int4", Rule::Add),
+];
+
+/// The upsert: one row per delta, every column as an array through `UNNEST` (the text is the
+/// same for every batch, so Postgres prepares it once per connection).
+fn upsert_statement() -> &'static str {
+    static STATEMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    STATEMENT.get_or_init(|| {
+        let mut names = String::from("handoff_id, conversation_id");
+        let mut exprs = String::from("u.handoff_id, u.conversation_id");
+        let mut arrays = String::from("$1::text[], $2::text[]");
+        let mut sets = Vec::with_capacity(COLUMNS.len() + 1);
+        for (n, (name, ty, rule)) in COLUMNS.iter().enumerate() {
+            names.push_str(&format!(", {name}"));
+            if *ty == "text[]" {
+                // A text[] value travels as a JSON array (UNNEST would flatten arrays of arrays).
+                exprs.push_str(&format!(
+                    ", CASE WHEN u.{name} IS NULL THEN NULL \
+                     ELSE ARRAY(SELECT jsonb_array_elements_text(u.{name})) END"
+                ));
+                arrays.push_str(&format!(", ${}::jsonb[]", n + 3));
+            } else {
+                exprs.push_str(&format!(", u.{name}"));
+                arrays.push_str(&format!(", ${}::{ty}[]", n + 3));
+            }
+            let (x, h) = (format!("EXCLUDED.{name}"), format!("handoffs.{name}"));
+            sets.push(match rule {
+                Rule::When(c) => format!("{name} = CASE WHEN {c} THEN {x} ELSE {h} END"),
+                Rule::Ranked(c) => format!(
+                    "{name} = CASE WHEN {c} THEN COALESCE({x}, {h}) ELSE COALESCE({h}, {x}) END"
+                ),
+                Rule::Least => format!("{name} = LEAST({h}, {x})"),
+                Rule::Add => format!("{name} = {h} + {x}"),
+                Rule::Or => format!("{name} = {h} OR {x}"),
+                Rule::Expr(e) => format!(
+                    "{name} = {}",
+                    e.replace("{STATE_WINS}", STATE_WINS)
+                        .replace("{ROUTE_WINS}", ROUTE_WINS)
+                ),
+            });
+        }
+        sets.push("updated_at = now()".into());
+        format!(
+            "INSERT INTO handoffs ({names}) SELECT {exprs} FROM UNNEST({arrays}) AS u({names}) \
+             ON CONFLICT (handoff_id) DO UPDATE SET {}",
+            sets.join(", ")
+        )
+    })
+}
+
+/// sla_breach reasons: 0 for an escalation, n for its n-th SLA re-escalation.
+fn sla_attempt(reasons: &[Reason]) -> i32 {
+    let n = reasons
+        .iter()
+        .filter(|r| r.kind == ReasonKind::SlaBreach)
+        .count();
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// `Option::or` for every field: the winner's values, the loser's where the winner has none.
+macro_rules! fill {
+    ($win:ident, $lose:ident; $($f:ident),*) => {
+        $( if $win.$f.is_none() { $win.$f = $lose.$f.take(); } )*
+    };
+}
+
+/// ORIGIN_WINS' key: (sla_breach reasons, decided_at, signal_id, from a copy).
+type OriginKey = (i32, DateTime<Utc>, Option<String>, bool);
+
+/// PAYLOAD_WINS' key: (sla_breach reasons, the signal's decided_at, signal_id, not from a route).
+type PayloadKey = (i32, DateTime<Utc>, String, bool);
+
+/// The signal columns as one signal (or a payload's or route's copy of it) gives them.
+#[derive(Debug)]
+struct Origin {
+    key: OriginKey,
+    tenant_id: Option<String>,
+    decision: Option<String>,
+    reasons: Option<Json>,
+    primary_reason: Option<String>,
+    rule_ids: Option<Vec<String>>,
+    policy_version: Option<String>,
+    trigger_event_id: Option<String>,
+    contact_name: Option<String>,
+    contact_email: Option<String>,
+    contact_phone: Option<String>,
+    account_id: Option<String>,
+    plan: Option<String>,
+    vip: Option<bool>,
+}
+
+impl Origin {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        copy: bool,
+        signal_id: &str,
+        tenant_id: &str,
+        decision: &Decision,
+        reasons: &[Reason],
+        rule_ids: Vec<String>,
+        policy_version: &str,
+        decided_at: DateTime<Utc>,
+        trigger_event_id: &str,
+        contact: Option<&Contact>,
+        redact: bool,
+    ) -> Origin {
+        let pii = |f: fn(&Contact) -> &Option<String>| {
+            contact.filter(|_| !redact).and_then(|c| opt_text(f(c)))
+        };
+        Origin {
+            key: (sla_attempt(reasons), decided_at, text(signal_id), copy),
+            tenant_id: text(tenant_id),
+            decision: Some(enum_str(decision)),
+            reasons: Some(to_json(&reasons)),
+            primary_reason: reasons.first().map(|r| r.kind.as_str().to_string()),
+            rule_ids: Some(rule_ids),
+            policy_version: text(policy_version),
+            trigger_event_id: text(trigger_event_id),
+            contact_name: pii(|c| &c.name),
+            contact_email: pii(|c| &c.email),
+            contact_phone: pii(|c| &c.phone),
+            account_id: contact.and_then(|c| opt_text(&c.account_id)),
+            plan: contact.and_then(|c| opt_text(&c.plan)),
+            vip: contact.map(|c| c.vip),
+        }
+    }
+
+    fn from_payload(p: &HandoffPayload, redact: bool) -> Origin {
+        let rule_ids = if p.context.rule_ids.is_empty() {
+            p.reasons.iter().map(|r| clean(&r.rule_id)).collect()
+        } else {
+            p.context.rule_ids.iter().map(|r| clean(r)).collect()
+        };
+        Origin::new(
+            true,
+            &p.signal_id,
+            &p.tenant_id,
+            &p.decision,
+            &p.reasons,
+            rule_ids,
+            &p.policy_version,
+            p.created_at,
+            &p.trigger_event_id,
+            p.context.contact.as_ref(),
+            redact,
+        )
+    }
+
+    /// ORIGIN_WINS: the least key wins (the later of equals), the other fills.
+    fn merge(self, other: Origin) -> Origin {
+        let (mut win, mut lose) = if other.key <= self.key {
+            (other, self)
+        } else {
+            (self, other)
+        };
+        fill!(win, lose; tenant_id, decision, reasons, primary_reason, rule_ids, policy_version,
+              trigger_event_id, contact_name, contact_email, contact_phone, account_id, plan, vip);
+        win
+    }
+}
+
+/// The payload columns as one payload (or the copy inside a route) gives them.
+#[derive(Debug)]
+struct PayloadPart {
+    key: PayloadKey,
+    intent: Option<String>,
+    sub_intent: Option<String>,
+    intent_confidence: Option<f64>,
+    summary: Option<String>,
+    draft_reply: Option<String>,
+    next_action: Option<String>,
+    next_action_reasoning: Option<String>,
+}
+
+impl PayloadPart {
+    fn new(p: &HandoffPayload, from_route: bool) -> PayloadPart {
+        PayloadPart {
+            key: (
+                sla_attempt(&p.reasons),
+                p.created_at,
+                clean(&p.signal_id),
+                !from_route,
+            ),
+            intent: text(&p.intent.name),
+            sub_intent: opt_text(&p.intent.sub_intent),
+            intent_confidence: Some(p.intent.confidence).filter(|c| c.is_finite()),
+            summary: text(&p.summary),
+            draft_reply: text(&p.draft_reply),
+            next_action: text(&p.next_action.action),
+            next_action_reasoning: text(&p.next_action.reasoning),
+        }
+    }
+
+    /// PAYLOAD_WINS: the greatest key wins (the later of equals), the other fills.
+    fn merge(self, other: PayloadPart) -> PayloadPart {
+        let (mut win, mut lose) = if other.key >= self.key {
+            (other, self)
+        } else {
+            (self, other)
+        };
+        fill!(win, lose; intent, sub_intent, intent_confidence, summary, draft_reply, next_action,
+              next_action_reasoning);
+        win
+    }
+}
+
+/// Everything one batch says about one handoff, folded with the rules the statement applies.
+#[derive(Debug)]
+struct Delta {
+    handoff_id: String,
+    conversation_id: String,
+    origin: Option<Origin>,
+    urgency: Option<Urgency>,
+    /// from signals: the state they set while none is known, and the earliest decision
+    signal_state: Option<(&'static str, DateTime<Utc>)>,
+    payload: Option<PayloadPart>,
+    /// (the payload's key, its priority) of the newest payload itself (not a route's copy)
+    payload_priority: Option<(PayloadKey, String)>,
+    route: Option<(i32, DateTime<Utc>, String, RoutedHandoff)>,
+    lifecycle: LifecycleFold,
+}
+
+fn merge_opt<T>(a: Option<T>, b: T, f: impl FnOnce(T, T) -> T) -> Option<T> {
+    Some(match a {
+        Some(a) => f(a, b),
+        None => b,
+    })
+}
+
+impl Delta {
+    fn new(handoff_id: String, conversation_id: String) -> Delta {
+        Delta {
+            handoff_id,
+            conversation_id,
+            origin: None,
+            urgency: None,
+            signal_state: None,
+            payload: None,
+            payload_priority: None,
+            route: None,
+            lifecycle: LifecycleFold::default(),
+        }
+    }
+
+    fn urgency(&mut self, u: Urgency) {
+        let rank = |u: Urgency| match u {
+            Urgency::Nurture => 0,
+            Urgency::Normal => 1,
+            Urgency::Immediate => 2,
+        };
+        if self.urgency.is_none_or(|cur| rank(u) > rank(cur)) {
+            self.urgency = Some(u);
+        }
+    }
+
+    fn add_origin(&mut self, o: Origin) {
+        self.origin = merge_opt(self.origin.take(), o, Origin::merge);
+    }
+
+    fn add_payload_part(&mut self, p: PayloadPart) {
+        self.payload = merge_opt(self.payload.take(), p, PayloadPart::merge);
+    }
+
+    fn add(&mut self, rec: &AuditRecord, redact: bool) {
+        match &rec.body {
+            AuditBody::Signal(s) => {
+                let rule_ids = s.reasons.iter().map(|r| clean(&r.rule_id)).collect();
+                self.add_origin(Origin::new(
+                    false,
+                    &s.signal_id,
+                    &s.tenant_id,
+                    &s.decision,
+                    &s.reasons,
+                    rule_ids,
+                    &s.policy_version,
+                    s.decided_at,
+                    &s.trigger_event_id,
+                    s.contact.as_ref(),
+                    redact,
+                ));
+                self.urgency(s.urgency);
+                let state = if s.decision == Decision::Escalate {
+                    "awaiting_human"
+                } else {
+                    "flagged"
+                };
+                let at = self
+                    .signal_state
+                    .map_or(s.decided_at, |(_, at)| at.min(s.decided_at));
+                self.signal_state = Some((state, at));
+            }
+            AuditBody::Payload(p) => {
+                self.add_origin(Origin::from_payload(p, redact));
+                self.urgency(p.urgency);
+                let part = PayloadPart::new(p, false);
+                if self
+                    .payload_priority
+                    .as_ref()
+                    .is_none_or(|(key, _)| part.key >= *key)
+                {
+                    self.payload_priority = Some((part.key.clone(), p.priority.as_str().into()));
+                }
+                self.add_payload_part(part);
+            }
+            AuditBody::Route(r) => {
+                self.add_origin(Origin::from_payload(&r.payload, redact));
+                self.urgency(r.payload.urgency);
+                self.add_payload_part(PayloadPart::new(&r.payload, true));
+                let x = &r.routing;
+                let key = (x.attempt, x.routed_at, clean(&r.route_id));
+                if self
+                    .route
+                    .as_ref()
+                    .is_none_or(|(a, at, id, _)| key >= (*a, *at, id.clone()))
+                {
+                    self.route = Some((key.0, key.1, key.2, r.clone()));
+                }
+            }
+            AuditBody::Lifecycle(l) => self.lifecycle.add(l),
+            AuditBody::Command(_) => {}
+        }
+    }
+}
+
+/// The deltas of newly stored records, one per handoff, in order of first appearance. Records
+/// that change no handoff (commands, refused transitions, records without a handoff) are left
+/// out.
+fn deltas<'r>(records: impl Iterator<Item = &'r AuditRecord>, redact: bool) -> Vec<Delta> {
+    let mut out: Vec<Delta> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for rec in records {
+        match &rec.body {
+            AuditBody::Command(_) => continue, // its effect arrives as a lifecycle event
+            AuditBody::Lifecycle(l) if !l.accepted => continue, // a refused transition
+            _ => {}
+        }
+        let Some(handoff_id) = rec.handoff_id() else {
+            continue;
+        };
+        let n = *index.entry(handoff_id.clone()).or_insert_with(|| {
+            out.push(Delta::new(handoff_id, rec.conversation_id()));
+            out.len() - 1
+        });
+        out[n].add(rec, redact);
+    }
+    out
+}
+
+/// One column's values for the statement's rows.
+enum Column {
+    Text(Vec<Option<String>>),
+    Json(Vec<Option<Json>>),
+    Ts(Vec<Option<DateTime<Utc>>>),
+    Bool(Vec<Option<bool>>),
+    Int(Vec<Option<i32>>),
+    Float(Vec<Option<f64>>),
+}
+
+/// Applies the deltas in one statement (each handoff once, in id order: one lock order for
+/// every writer, so concurrent auditors deadlock less).
+async fn apply(
+    conn: &mut PgConnection,
+    records: impl Iterator<Item = &AuditRecord>,
+    redact: bool,
+) -> Result<(), sqlx::Error> {
+    let mut deltas = deltas(records, redact);
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    deltas.sort_by(|a, b| a.handoff_id.cmp(&b.handoff_id));
+    let n = deltas.len();
+    let texts = || Column::Text(Vec::with_capacity(n));
+    let times = || Column::Ts(Vec::with_capacity(n));
+    let ints = || Column::Int(Vec::with_capacity(n));
+    let bools = || Column::Bool(Vec::with_capacity(n));
+    let jsons = || Column::Json(Vec::with_capacity(n));
+    let mut ids = Vec::with_capacity(n);
+    let mut conversations = Vec::with_capacity(n);
+    let mut cols: Vec<Column> = COLUMNS
+        .iter()
+        .map(|(_, ty, _)| match *ty {
+            "text" => texts(),
+            "timestamptz" => times(),
+            "int4" => ints(),
+            "bool" => bools(),
+            "float8" => Column::Float(Vec::with_capacity(n)),
+            _ => jsons(), // jsonb, and text[] as a JSON array
+        })
+        .collect();
+    for d in deltas {
+        ids.push(d.handoff_id);
+        conversations.push(d.conversation_id);
+        let o = d.origin;
+        let p = d.payload;
+        let (o_key, p_key) = (
+            o.as_ref().map(|o| o.key.clone()),
+            p.as_ref().map(|p| p.key.clone()),
+        );
+        let route = d.route.map(|(_, _, _, r)| r);
+        let r = route.as_ref().map(|r| &r.routing);
+        let l = d.lifecycle;
+        let (state_at, state_id, state) = match (l.state, d.signal_state) {
+            (Some((at, _, id, state)), _) => (Some(at), Some(id), Some(state.to_string())),
+            (None, Some((state, at))) => (Some(at), None, Some(state.to_string())),
+            (None, None) => (None, None, None),
+        };
+        let (claimed_at, claimed_by) = l
+            .claim
+            .map_or((None, None), |(at, by)| (Some(at), Some(by)));
+        let priority = match (r, d.payload_priority) {
+            (Some(r), _) => Some(r.priority.as_str().to_string()),
+            (None, Some((_, p))) => Some(p),
+            (None, None) => None,
+        };
+        macro_rules! of {
+            ($part:expr, $f:ident) => {
+                $part.as_ref().and_then(|x| x.$f.clone())
+            };
+        }
+        let values: [Value; 50] = [
+            Value::Int(o_key.as_ref().map(|k| k.0)),
+            Value::Bool(o_key.as_ref().map(|k| k.3)),
+            Value::Text(o_key.as_ref().and_then(|k| k.2.clone())),
+            Value::Text(of!(o, tenant_id)),
+            Value::Text(of!(o, decision)),
+            Value::Json(of!(o, reasons)),
+            Value::Text(of!(o, primary_reason)),
+            Value::Json(of!(o, rule_ids).map(Json::from)),
+            Value::Text(of!(o, policy_version)),
+            Value::Ts(o_key.as_ref().map(|k| k.1)),
+            Value::Text(of!(o, trigger_event_id)),
+            Value::Text(of!(o, contact_name)),
+            Value::Text(of!(o, contact_email)),
+            Value::Text(of!(o, contact_phone)),
+            Value::Text(of!(o, account_id)),
+            Value::Text(of!(o, plan)),
+            Value::Bool(of!(o, vip)),
+            Value::Text(d.urgency.map(|u| u.as_str().to_string())),
+            Value::Int(p_key.as_ref().map(|k| k.0)),
+            Value::Ts(p_key.as_ref().map(|k| k.1)),
+            Value::Text(p_key.as_ref().map(|k| k.2.clone())),
+            Value::Bool(p_key.as_ref().map(|k| !k.3)),
+            Value::Text(of!(p, intent)),
+            Value::Text(of!(p, sub_intent)),
+            Value::Float(of!(p, intent_confidence)),
+            Value::Text(of!(p, summary)),
+            Value::Text(of!(p, draft_reply)),
+            Value::Text(of!(p, next_action)),
+            Value::Text(of!(p, next_action_reasoning)),
+            Value::Text(priority),
+            Value::Text(route.as_ref().and_then(|r| text(&r.route_id))),
+            Value::Text(r.and_then(|r| text(&r.team))),
+            Value::Text(r.and_then(|r| text(&r.queue))),
+            Value::Text(r.and_then(|r| text(&r.rule_id))),
+            Value::Json(
+                r.map(|r| Json::from(r.matched_on.iter().map(|m| clean(m)).collect::<Vec<_>>())),
+            ),
+            Value::Ts(r.map(|r| r.routed_at)),
+            Value::Ts(r.map(|r| r.claim_by)),
+            Value::Int(r.map(|r| r.attempt)),
+            Value::Text(state),
+            Value::Ts(state_at),
+            Value::Text(state_id),
+            Value::Ts(l.first_claimed_at),
+            Value::Ts(claimed_at),
+            Value::Text(claimed_by),
+            Value::Ts(l.resolved_at),
+            Value::Ts(l.returned_at),
+            Value::Bool(Some(l.sla_breach_count > 0)),
+            Value::Int(Some(l.sla_breach_count)),
+            Value::Ts(l.sla_breached_at),
+            Value::Int(Some(l.reassign_count)),
+        ];
+        for (col, v) in cols.iter_mut().zip(values) {
+            match (col, v) {
+                (Column::Text(c), Value::Text(v)) => c.push(v),
+                (Column::Json(c), Value::Json(v)) => c.push(v),
+                (Column::Ts(c), Value::Ts(v)) => c.push(v),
+                (Column::Bool(c), Value::Bool(v)) => c.push(v),
+                (Column::Int(c), Value::Int(v)) => c.push(v),
+                (Column::Float(c), Value::Float(v)) => c.push(v),
+                _ => unreachable!("COLUMNS and the values agree on types"),
+            }
+        }
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(upsert_statement()))
+        .bind(ids)
+        .bind(conversations);
+    for col in cols {
+        q = match col {
+            Column::Text(v) => q.bind(v),
+            Column::Json(v) => q.bind(v),
+            Column::Ts(v) => q.bind(v),
+            Column::Bool(v) => q.bind(v),
+            Column::Int(v) => q.bind(v),
+            Column::Float(v) => q.bind(v),
+        };
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// One value of a delta's row.
+enum Value {
     Text(Option<String>),
-    Texts(Option<Vec<String>>),
-    Ts(Option<DateTime<Utc>>),
     Json(Option<Json>),
+    Ts(Option<DateTime<Utc>>),
     Bool(Option<bool>),
     Int(Option<i32>),
     Float(Option<f64>),
 }
 
-/// How a column merges into an existing row (the `DO UPDATE SET` expression).
-enum Merge {
-    /// The record owns the column: its value wins unless NULL.
-    Own,
-    /// The record only fills the column while it is NULL.
-    Fill,
-    /// A custom expression over `handoffs.<col>` and `EXCLUDED.<col>`.
-    Expr(String),
-}
-
-/// An accepted lifecycle event wins the state when it is later than the one that set it, ties
-/// broken by state rank, then by id; a state set by the signal always yields.
-const STATE_WINS: &str = "(handoffs.state_lifecycle_id IS NULL OR \
-    (EXCLUDED.state_at, handoff_state_rank(EXCLUDED.state), EXCLUDED.state_lifecycle_id) > \
-    (handoffs.state_at, handoff_state_rank(handoffs.state), handoffs.state_lifecycle_id))";
-
-/// The route with the highest attempt (then the latest, then the greatest id) wins.
-const ROUTE_WINS: &str = "(handoffs.route_attempt IS NULL OR \
-    (EXCLUDED.route_attempt, EXCLUDED.routed_at, EXCLUDED.route_id) >= \
-    (handoffs.route_attempt, handoffs.routed_at, handoffs.route_id))";
-
-/// The latest claim (then the greatest claimer, so the result is order-free) wins.
-const CLAIM_WINS: &str = "(handoffs.claimed_at IS NULL OR \
-    (EXCLUDED.claimed_at, EXCLUDED.claimed_by) > (handoffs.claimed_at, handoffs.claimed_by))";
-
-fn when(cond: &str, col: &str) -> Merge {
-    Merge::Expr(format!(
-        "CASE WHEN {cond} THEN EXCLUDED.{col} ELSE handoffs.{col} END"
-    ))
-}
-
-struct Upsert {
-    handoff_id: String,
-    conversation_id: String,
-    cols: Vec<(&'static str, Merge, Val)>,
-}
-
-impl Upsert {
-    fn new(handoff_id: String, conversation_id: String) -> Self {
-        Upsert {
-            handoff_id,
-            conversation_id,
-            cols: Vec::new(),
-        }
-    }
-
-    fn col(&mut self, name: &'static str, merge: Merge, val: Val) -> &mut Self {
-        self.cols.push((name, merge, val));
-        self
-    }
-
-    async fn execute(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        let mut qb: QueryBuilder<Postgres> =
-            QueryBuilder::new("INSERT INTO handoffs (handoff_id, conversation_id");
-        for (name, _, _) in &self.cols {
-            qb.push(", ").push(name);
-        }
-        qb.push(") VALUES (");
-        qb.push_bind(self.handoff_id)
-            .push(", ")
-            .push_bind(self.conversation_id);
-        let mut sets = Vec::with_capacity(self.cols.len() + 1);
-        for (name, merge, val) in self.cols {
-            qb.push(", ");
-            match val {
-                Val::Text(v) => qb.push_bind(v),
-                Val::Texts(v) => qb.push_bind(v),
-                Val::Ts(v) => qb.push_bind(v),
-                Val::Json(v) => qb.push_bind(v),
-                Val::Bool(v) => qb.push_bind(v),
-                Val::Int(v) => qb.push_bind(v),
-                Val::Float(v) => qb.push_bind(v),
-            };
-            sets.push(match merge {
-                Merge::Own => format!("{name} = COALESCE(EXCLUDED.{name}, handoffs.{name})"),
-                Merge::Fill => format!("{name} = COALESCE(handoffs.{name}, EXCLUDED.{name})"),
-                Merge::Expr(e) => format!("{name} = {e}"),
-            });
-        }
-        sets.push("updated_at = now()".to_string());
-        qb.push(") ON CONFLICT (handoff_id) DO UPDATE SET ")
-            .push(sets.join(", "));
-        qb.build().execute(conn).await?;
-        Ok(())
+/// `handoff_state_rank` (migrations/0001): a handoff never moves backwards on a tie.
+fn state_rank(state: &str) -> i32 {
+    match state {
+        "awaiting_human" => 1,
+        "claimed" => 2,
+        "returned_to_agent" | "resolved" => 3,
+        _ => 0,
     }
 }
 
-/// Applies one (newly stored) record to its handoff's row.
-async fn apply(
-    conn: &mut PgConnection,
-    rec: &AuditRecord,
-    redact: bool,
-) -> Result<(), sqlx::Error> {
-    let (Some(handoff_id), conversation_id) = (rec.handoff_id(), rec.conversation_id()) else {
-        return Ok(());
-    };
-    let mut up = Upsert::new(handoff_id, conversation_id);
-    match &rec.body {
-        AuditBody::Signal(s) => signal_cols(&mut up, s, redact),
-        AuditBody::Payload(p) => {
-            signal_cols_from_payload(&mut up, p, redact);
-            payload_cols(&mut up, p, true);
+/// What a handoff's accepted lifecycle events say, folded with the same rules the SQL applies
+/// (greatest state key, latest claim, earliest first times, counts added).
+#[derive(Debug, Default)]
+struct LifecycleFold {
+    /// (occurred_at, state rank, lifecycle_id, state) of the winning event
+    state: Option<(DateTime<Utc>, i32, String, &'static str)>,
+    first_claimed_at: Option<DateTime<Utc>>,
+    /// (claimed_at, claimed_by) of the latest claim
+    claim: Option<(DateTime<Utc>, String)>,
+    resolved_at: Option<DateTime<Utc>>,
+    returned_at: Option<DateTime<Utc>>,
+    sla_breach_count: i32,
+    sla_breached_at: Option<DateTime<Utc>>,
+    reassign_count: i32,
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+impl LifecycleFold {
+    fn add(&mut self, l: &LifecycleEvent) {
+        let at = l.occurred_at;
+        // A flag leaves the conversation's control state as it was (from = to); the handoff is
+        // `flagged`.
+        let state = if l.transition == "flagged" {
+            "flagged"
+        } else {
+            l.to_state.as_str()
+        };
+        let key = (at, state_rank(state), clean(&l.lifecycle_id), state);
+        if self
+            .state
+            .as_ref()
+            .is_none_or(|s| (&key.0, key.1, &key.2) > (&s.0, s.1, &s.2))
+        {
+            self.state = Some(key);
         }
-        AuditBody::Route(r) => {
-            signal_cols_from_payload(&mut up, &r.payload, redact);
-            payload_cols(&mut up, &r.payload, false);
-            route_cols(&mut up, r);
-        }
-        AuditBody::Lifecycle(l) => {
-            if !l.accepted {
-                return Ok(()); // a refused transition changes nothing
+        match l.to_state {
+            ControlState::Claimed => {
+                self.first_claimed_at = earliest(self.first_claimed_at, at);
+                let by = clean(l.actor.strip_prefix("operator:").unwrap_or(&l.actor));
+                if self.claim.as_ref().is_none_or(|c| (at, &by) > (c.0, &c.1)) {
+                    self.claim = Some((at, by));
+                }
             }
-            lifecycle_cols(&mut up, l);
+            ControlState::Resolved => self.resolved_at = earliest(self.resolved_at, at),
+            ControlState::ReturnedToAgent => self.returned_at = earliest(self.returned_at, at),
+            ControlState::AwaitingHuman | ControlState::AgentActive => {}
         }
-        AuditBody::Command(_) => return Ok(()), // its effect arrives as a lifecycle event
-    }
-    debug!(event_id = %rec.event_id(), columns = up.cols.len(), "applying to handoffs");
-    up.execute(conn).await
-}
-
-fn primary_reason(reasons: &[Reason]) -> Option<String> {
-    reasons.first().map(|r| r.kind.as_str().to_string())
-}
-
-fn contact_cols(up: &mut Upsert, contact: Option<&Contact>, redact: bool, merge: fn() -> Merge) {
-    let pii = |f: fn(&Contact) -> &Option<String>| {
-        Val::Text(contact.filter(|_| !redact).and_then(|c| opt_text(f(c))))
-    };
-    up.col("contact_name", merge(), pii(|c| &c.name))
-        .col("contact_email", merge(), pii(|c| &c.email))
-        .col("contact_phone", merge(), pii(|c| &c.phone))
-        .col(
-            "account_id",
-            merge(),
-            Val::Text(contact.and_then(|c| opt_text(&c.account_id))),
-        )
-        .col(
-            "plan",
-            merge(),
-            Val::Text(contact.and_then(|c| opt_text(&c.plan))),
-        )
-        .col("vip", merge(), Val::Bool(contact.map(|c| c.vip)));
-}
-
-fn signal_cols(up: &mut Upsert, s: &StopSignal, redact: bool) {
-    let state = if s.decision == Decision::Escalate {
-        "awaiting_human"
-    } else {
-        "flagged"
-    };
-    up.col("signal_id", Merge::Own, Val::Text(text(&s.signal_id)))
-        .col("tenant_id", Merge::Own, Val::Text(text(&s.tenant_id)))
-        .col(
-            "decision",
-            Merge::Own,
-            Val::Text(Some(enum_str(&s.decision))),
-        )
-        .col(
-            "urgency",
-            Merge::Own,
-            Val::Text(Some(s.urgency.as_str().to_string())),
-        )
-        .col("reasons", Merge::Own, Val::Json(Some(to_json(&s.reasons))))
-        .col(
-            "primary_reason",
-            Merge::Own,
-            Val::Text(primary_reason(&s.reasons)),
-        )
-        .col(
-            "rule_ids",
-            Merge::Own,
-            Val::Texts(Some(
-                s.reasons
-                    .iter()
-                    .map(|r| crate::record::clean(&r.rule_id))
-                    .collect(),
-            )),
-        )
-        .col(
-            "policy_version",
-            Merge::Own,
-            Val::Text(text(&s.policy_version)),
-        )
-        .col("created_at", Merge::Own, Val::Ts(Some(s.decided_at)))
-        .col(
-            "trigger_event_id",
-            Merge::Own,
-            Val::Text(text(&s.trigger_event_id)),
-        );
-    contact_cols(up, s.contact.as_ref(), redact, || Merge::Own);
-    up.col(
-        "state",
-        Merge::Expr("COALESCE(handoffs.state, EXCLUDED.state)".into()),
-        Val::Text(Some(state.into())),
-    )
-    .col(
-        "state_at",
-        when("handoffs.state IS NULL", "state_at"),
-        Val::Ts(Some(s.decided_at)),
-    );
-}
-
-/// What a payload knows of the signal: fills the signal's columns while they are NULL.
-fn signal_cols_from_payload(up: &mut Upsert, p: &HandoffPayload, redact: bool) {
-    let rule_ids: Vec<String> = if p.context.rule_ids.is_empty() {
-        p.reasons
-            .iter()
-            .map(|r| r.rule_id.as_str())
-            .map(crate::record::clean)
-            .collect()
-    } else {
-        p.context
-            .rule_ids
-            .iter()
-            .map(|r| crate::record::clean(r))
-            .collect()
-    };
-    up.col("signal_id", Merge::Fill, Val::Text(text(&p.signal_id)))
-        .col("tenant_id", Merge::Fill, Val::Text(text(&p.tenant_id)))
-        .col(
-            "decision",
-            Merge::Fill,
-            Val::Text(Some(enum_str(&p.decision))),
-        )
-        .col(
-            "urgency",
-            Merge::Fill,
-            Val::Text(Some(p.urgency.as_str().to_string())),
-        )
-        .col("reasons", Merge::Fill, Val::Json(Some(to_json(&p.reasons))))
-        .col(
-            "primary_reason",
-            Merge::Fill,
-            Val::Text(primary_reason(&p.reasons)),
-        )
-        .col("rule_ids", Merge::Fill, Val::Texts(Some(rule_ids)))
-        .col(
-            "policy_version",
-            Merge::Fill,
-            Val::Text(text(&p.policy_version)),
-        )
-        .col("created_at", Merge::Fill, Val::Ts(Some(p.created_at)))
-        .col(
-            "trigger_event_id",
-            Merge::Fill,
-            Val::Text(text(&p.trigger_event_id)),
-        );
-    contact_cols(up, p.context.contact.as_ref(), redact, || Merge::Fill);
-}
-
-/// The payload's own columns; `owner` when the record is the payload itself (its values win),
-/// not when it is the copy inside a route (which only fills).
-fn payload_cols(up: &mut Upsert, p: &HandoffPayload, owner: bool) {
-    let m = || if owner { Merge::Own } else { Merge::Fill };
-    up.col("intent", m(), Val::Text(text(&p.intent.name)))
-        .col("sub_intent", m(), Val::Text(opt_text(&p.intent.sub_intent)))
-        .col(
-            "intent_confidence",
-            m(),
-            Val::Float(Some(p.intent.confidence)),
-        )
-        .col("summary", m(), Val::Text(text(&p.summary)))
-        .col("draft_reply", m(), Val::Text(text(&p.draft_reply)))
-        .col("next_action", m(), Val::Text(text(&p.next_action.action)))
-        .col(
-            "next_action_reasoning",
-            m(),
-            Val::Text(text(&p.next_action.reasoning)),
-        );
-    if owner {
-        // A route's priority (possibly raised by an SLA breach) beats the payload's.
-        up.col(
-            "priority",
-            Merge::Fill,
-            Val::Text(Some(p.priority.as_str().to_string())),
-        );
-    }
-}
-
-fn route_cols(up: &mut Upsert, r: &RoutedHandoff) {
-    let x = &r.routing;
-    up.col(
-        "route_id",
-        when(ROUTE_WINS, "route_id"),
-        Val::Text(text(&r.route_id)),
-    )
-    .col("team", when(ROUTE_WINS, "team"), Val::Text(text(&x.team)))
-    .col(
-        "queue",
-        when(ROUTE_WINS, "queue"),
-        Val::Text(text(&x.queue)),
-    )
-    .col(
-        "routing_rule_id",
-        when(ROUTE_WINS, "routing_rule_id"),
-        Val::Text(text(&x.rule_id)),
-    )
-    .col(
-        "matched_on",
-        when(ROUTE_WINS, "matched_on"),
-        Val::Texts(Some(
-            x.matched_on
-                .iter()
-                .map(|m| crate::record::clean(m))
-                .collect(),
-        )),
-    )
-    .col(
-        "priority",
-        when(ROUTE_WINS, "priority"),
-        Val::Text(Some(x.priority.as_str().to_string())),
-    )
-    .col(
-        "routed_at",
-        when(ROUTE_WINS, "routed_at"),
-        Val::Ts(Some(x.routed_at)),
-    )
-    .col(
-        "claim_by",
-        when(ROUTE_WINS, "claim_by"),
-        Val::Ts(Some(x.claim_by)),
-    )
-    .col(
-        "route_attempt",
-        when(ROUTE_WINS, "route_attempt"),
-        Val::Int(Some(x.attempt)),
-    );
-}
-
-fn lifecycle_cols(up: &mut Upsert, l: &LifecycleEvent) {
-    let at = Some(l.occurred_at);
-    up.col(
-        "state",
-        when(STATE_WINS, "state"),
-        Val::Text(Some(l.to_state.as_str().to_string())),
-    )
-    .col("state_at", when(STATE_WINS, "state_at"), Val::Ts(at))
-    .col(
-        "state_lifecycle_id",
-        when(STATE_WINS, "state_lifecycle_id"),
-        Val::Text(Some(crate::record::clean(&l.lifecycle_id))),
-    );
-    let least = |c: &str| Merge::Expr(format!("LEAST(handoffs.{c}, EXCLUDED.{c})"));
-    match l.to_state {
-        ControlState::Claimed => {
-            let by = l.actor.strip_prefix("operator:").unwrap_or(&l.actor);
-            up.col("first_claimed_at", least("first_claimed_at"), Val::Ts(at))
-                .col("claimed_at", when(CLAIM_WINS, "claimed_at"), Val::Ts(at))
-                .col(
-                    "claimed_by",
-                    when(CLAIM_WINS, "claimed_by"),
-                    Val::Text(Some(crate::record::clean(by))),
-                );
+        match l.transition.as_str() {
+            "sla_breached" => {
+                self.sla_breach_count += 1;
+                self.sla_breached_at = earliest(self.sla_breached_at, at);
+            }
+            "reassigned" => self.reassign_count += 1,
+            _ => {}
         }
-        ControlState::Resolved => {
-            up.col("resolved_at", least("resolved_at"), Val::Ts(at));
-        }
-        ControlState::ReturnedToAgent => {
-            up.col("returned_at", least("returned_at"), Val::Ts(at));
-        }
-        ControlState::AwaitingHuman | ControlState::AgentActive => {}
-    }
-    match l.transition.as_str() {
-        "sla_breached" => {
-            up.col(
-                "sla_breached",
-                Merge::Expr("handoffs.sla_breached OR EXCLUDED.sla_breached".into()),
-                Val::Bool(Some(true)),
-            );
-        }
-        "reassigned" => {
-            up.col(
-                "reassign_count",
-                Merge::Expr("handoffs.reassign_count + EXCLUDED.reassign_count".into()),
-                Val::Int(Some(1)),
-            );
-        }
-        _ => {}
     }
 }
 

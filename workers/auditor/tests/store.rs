@@ -4,6 +4,8 @@
 //! Records are built in Rust and written through the same path the Kafka sink uses
 //! (`write_records`, or `AuditSink::write` with Avro values), so no broker is needed.
 
+// Rows read back from SQL are tuples; naming each shape would not make them clearer.
+#![allow(clippy::type_complexity)]
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::Schema;
@@ -53,6 +55,11 @@ struct TestDb {
 
 impl TestDb {
     async fn new() -> TestDb {
+        TestDb::create(true).await
+    }
+
+    /// A fresh database, with the whole schema (`migrate`) or none.
+    async fn create(migrate: bool) -> TestDb {
         let admin = admin_url();
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let admin_pool = PgPool::connect(&admin).await.unwrap_or_else(|e| {
@@ -63,9 +70,16 @@ impl TestDb {
             .await
             .expect("CREATE DATABASE (the role needs CREATEDB)");
         admin_pool.close().await;
-        let pool = handoff_auditor::connect_and_migrate(&with_database(&admin, &name))
-            .await
-            .expect("connect and migrate the test database");
+        let url = with_database(&admin, &name);
+        let pool = if migrate {
+            handoff_auditor::connect_and_migrate(&url)
+                .await
+                .expect("connect and migrate the test database")
+        } else {
+            PgPool::connect(&url)
+                .await
+                .expect("connect to the test database")
+        };
         TestDb { name, admin, pool }
     }
 }
@@ -343,7 +357,10 @@ async fn a_handoff_story_lands_in_both_tables() {
             .await
             .unwrap();
     assert!(ids.contains(&format!("signal:sig-{HANDOFF}")));
-    assert!(ids.contains(&format!("payload:{HANDOFF}")));
+    assert!(
+        ids.contains(&format!("payload:sig-{HANDOFF}")),
+        "payloads are keyed by their signal"
+    );
     assert!(ids.contains(&"command:op-resume".to_string()));
     let (topic, offset): (String, i64) =
         sqlx::query_as("SELECT source_topic, source_offset FROM handoff_events WHERE event_id = 'command:op-resume'")
@@ -831,5 +848,492 @@ async fn retention_purges_old_rows_and_skips_old_records() {
     assert_eq!(
         count(&db.pool, "SELECT count(*) FROM handoff_events").await,
         1
+    );
+}
+
+// ---- several signals per handoff (SLA re-escalation), flags, views, migration ---------------
+
+/// The `n`-th SLA re-escalation of `HANDOFF`: a new signal (more urgent, first reason
+/// sla_breach), the payload built from it and its route (attempt `n`).
+fn re_escalation(n: u32, at: DateTime<Utc>) -> (StopSignal, HandoffPayload, RoutedHandoff) {
+    let mut s = signal(HANDOFF, "escalate");
+    s.signal_id = format!("sig-{HANDOFF}-sla-{n}");
+    s.decided_at = at;
+    s.urgency = Urgency::Immediate;
+    let breach: Reason = from_json(
+        json!({"kind": "sla_breach", "rule_id": "sla.claim_by", "score": 2.0,
+        "threshold": 0.0, "evidence_event_id": "c7-4", "evidence_text": format!("breach {n}")}),
+    );
+    s.reasons.insert(0, breach);
+    let mut p = payload(HANDOFF);
+    p.signal_id = s.signal_id.clone();
+    p.created_at = at;
+    p.reasons = s.reasons.clone();
+    p.urgency = Urgency::Immediate;
+    p.summary = format!("Re-escalated ({n}): Ana still waits for her refund.");
+    p.priority = Priority::Urgent;
+    let mut r = route(HANDOFF, "billing", n as i32, at + Duration::seconds(1));
+    r.payload = p.clone();
+    (s, p, r)
+}
+
+fn sla_story() -> Vec<AuditRecord> {
+    let mut records: Vec<AuditRecord> = story()
+        .into_iter()
+        .filter(|r| !matches!(r.body, handoff_auditor::AuditBody::Lifecycle(ref l) if l.transition != "escalated"))
+        .filter(|r| r.kind() != "command")
+        .collect();
+    for n in 1..=2u32 {
+        let at = t(20 + n, 0);
+        let (s, p, r) = re_escalation(n, at);
+        records.push(rec(s, "handoff.signals", 10 + i64::from(n)));
+        records.push(rec(p, "handoff.payloads", 10 + i64::from(n)));
+        records.push(rec(r, "handoff.team.billing", 10 + i64::from(n)));
+        let mut breach = lifecycle(
+            HANDOFF,
+            "sla_breached",
+            "awaiting_human",
+            "awaiting_human",
+            at,
+        );
+        breach.lifecycle_id = format!("lc-breach-{n}");
+        breach.actor = "detector".into();
+        records.push(rec(breach, "handoff.lifecycle", 10 + i64::from(n)));
+    }
+    records
+}
+
+#[tokio::test]
+async fn an_sla_re_escalation_keeps_the_escalation_and_takes_the_newest_payload() {
+    let db = TestDb::new().await;
+    let records = sla_story();
+    let out = write(&db.pool, &records).await;
+    assert_eq!(
+        out.duplicates, 0,
+        "every re-escalation's payload is a new event"
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM handoff_events WHERE kind = 'payload'"
+        )
+        .await,
+        3
+    );
+    let expected = handoffs_state(&db.pool).await;
+    assert_eq!(expected.len(), 1);
+    let h = &expected[0];
+    // The escalation: its reasons, its time, its signal.
+    assert_eq!(h["primary_reason"], "tool_call");
+    assert_eq!(h["rule_ids"], json!(["tool_call.v1", "confidence.v1"]));
+    assert_eq!(h["signal_id"], format!("sig-{HANDOFF}"));
+    assert_eq!(h["signal_attempt"], 0);
+    let created: DateTime<Utc> = serde_json::from_value(h["created_at"].clone()).unwrap();
+    assert_eq!(created, t(2, 15));
+    // The current state: raised urgency, the newest payload, the last route.
+    assert_eq!(h["urgency"], "immediate");
+    assert_eq!(
+        h["summary"],
+        "Re-escalated (2): Ana still waits for her refund."
+    );
+    assert_eq!(h["payload_signal_id"], format!("sig-{HANDOFF}-sla-2"));
+    // One sla_breach reason per re-escalation (as the detector writes them): the later wins.
+    assert_eq!(h["payload_attempt"], 1);
+    assert_eq!(h["route_attempt"], 2);
+    assert_eq!(h["priority"], "urgent");
+    assert_eq!(h["sla_breached"], true);
+    assert_eq!(h["sla_breach_count"], 2);
+    let breached: DateTime<Utc> = serde_json::from_value(h["sla_breached_at"].clone()).unwrap();
+    assert_eq!(breached, t(21, 0));
+    assert_eq!(h["state"], "awaiting_human");
+
+    let mut orders = vec![records.iter().rev().cloned().collect::<Vec<_>>()];
+    orders.extend((100..116).map(|seed| shuffled(&records, seed)));
+    for (n, order) in orders.iter().enumerate() {
+        truncate(&db.pool).await;
+        if n % 2 == 0 {
+            for r in order {
+                write(&db.pool, std::slice::from_ref(r)).await;
+            }
+        } else {
+            write(&db.pool, order).await;
+        }
+        let kinds: Vec<String> = order.iter().map(|r| r.event_id()).collect();
+        assert_eq!(
+            handoffs_state(&db.pool).await,
+            expected,
+            "order #{n} {kinds:?} gave a different row"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_flag_is_flagged_whatever_the_order() {
+    let db = TestDb::new().await;
+    let mut flagged = lifecycle("h-f", "flagged", "agent_active", "agent_active", t(2, 15));
+    flagged.actor = "detector".into();
+    let records = vec![
+        rec(signal("h-f", "flag"), "handoff.signals", 1),
+        rec(flagged, "handoff.lifecycle", 1),
+    ];
+    for order in [records.clone(), records.iter().rev().cloned().collect()] {
+        truncate(&db.pool).await;
+        for r in &order {
+            write(&db.pool, std::slice::from_ref(r)).await;
+        }
+        let h = handoff(&db.pool, "h-f").await;
+        assert_eq!(
+            (h["state"].as_str(), h["decision"].as_str()),
+            (Some("flagged"), Some("flag"))
+        );
+    }
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM needs_attention").await,
+        0,
+        "a flag is not in the queue"
+    );
+}
+
+/// A handoff of conversation `conv` for `team`: signal at `at`, route, and the given lifecycle
+/// transitions `(transition, to_state, seconds after at, operator)`.
+fn handoff_story(
+    id: &str,
+    conv: &str,
+    team: &str,
+    at: DateTime<Utc>,
+    steps: &[(&str, &str, i64, &str)],
+) -> Vec<AuditRecord> {
+    let mut s = signal(id, "escalate");
+    s.conversation_id = conv.into();
+    s.decided_at = at;
+    let mut r = route(id, team, 0, at + Duration::seconds(1));
+    r.payload.conversation_id = conv.into();
+    r.payload.created_at = at;
+    let mut out = vec![
+        rec(s, "handoff.signals", 0),
+        rec(r, &format!("handoff.team.{team}"), 0),
+    ];
+    let mut from = "awaiting_human";
+    for (i, (transition, to, after, operator)) in steps.iter().enumerate() {
+        let mut l = lifecycle(id, transition, from, to, at + Duration::seconds(*after));
+        l.conversation_id = conv.into();
+        l.lifecycle_id = format!("lc-{id}-{i}");
+        l.actor = if operator.is_empty() {
+            "detector".into()
+        } else {
+            format!("operator:{operator}")
+        };
+        l.team = Some(team.into());
+        l.note = Some(format!("{transition} by {operator}"));
+        l.command_id = Some(format!("op-{id}-{i}"));
+        out.push(rec(l, "handoff.lifecycle", 0));
+        from = to;
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_views_answer_for_a_known_story() {
+    let db = TestDb::new().await;
+    let day = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
+    let mut records = Vec::new();
+    // billing: claimed after 60 s and resolved; claimed after 180 s and handed back, then the
+    // same conversation escalates again 10 min later (still open).
+    records.extend(handoff_story(
+        "b1",
+        "cb1",
+        "billing",
+        day,
+        &[
+            ("claimed", "claimed", 60, "u-3"),
+            ("resolved", "resolved", 600, "u-3"),
+        ],
+    ));
+    records.extend(handoff_story(
+        "b2",
+        "cb2",
+        "billing",
+        day,
+        &[
+            ("claimed", "claimed", 180, "u-3"),
+            ("resumed", "returned_to_agent", 300, "u-3"),
+        ],
+    ));
+    records.extend(handoff_story(
+        "b3",
+        "cb2",
+        "billing",
+        day + Duration::seconds(900),
+        &[],
+    ));
+    // fraud: reassigned to billing once, then claimed; technical: waiting, past its deadline.
+    records.extend(handoff_story(
+        "f1",
+        "cf1",
+        "fraud",
+        day,
+        &[
+            ("reassigned", "awaiting_human", 30, "u-8"),
+            ("claimed", "claimed", 90, "u-3"),
+        ],
+    ));
+    records.extend(handoff_story(
+        "t1",
+        "ct1",
+        "technical",
+        day,
+        &[("sla_breached", "awaiting_human", 900, "")],
+    ));
+    write(&db.pool, &records).await;
+
+    let counts: Vec<(Option<String>, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT team, open, unclaimed, claimed, overdue FROM needs_attention_counts",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            (Some("billing".into()), 1, 1, 0, 1), // b3: its route's claim_by is long past
+            (Some("fraud".into()), 1, 0, 1, 0),
+            (Some("technical".into()), 1, 1, 0, 1),
+        ]
+    );
+    let queue: Vec<(String, String, bool, i64)> = sqlx::query_as(
+        "SELECT handoff_id, reason, overdue, waiting_seconds FROM needs_attention WHERE team = 'technical'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(
+        (queue[0].0.as_str(), queue[0].1.as_str(), queue[0].2),
+        ("t1", "Agent asked for a transfer", true)
+    );
+    assert!(queue[0].3 > 3600, "waiting since 2026-11-20");
+
+    let claim: Vec<(Option<String>, i64, f64, f64)> =
+        sqlx::query_as("SELECT team, n, p50_seconds, p90_seconds FROM time_to_claim")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        claim,
+        vec![
+            (Some("billing".into()), 2, 120.0, 168.0),
+            (Some("fraud".into()), 1, 90.0, 90.0)
+        ]
+    );
+    let resolve: Vec<(Option<String>, i64, i64, i64, f64, f64)> = sqlx::query_as(
+        "SELECT team, n, resolved, returned_to_agent, p50_seconds, p50_handle_seconds FROM time_to_resolve",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    // b1 closed after 600 s (540 s after its claim), b2 after 300 s (120 s).
+    assert_eq!(
+        resolve,
+        vec![(Some("billing".into()), 2, 1, 1, 450.0, 330.0)]
+    );
+
+    let daily: Vec<(chrono::NaiveDate, String, String, String, bool, i64)> = sqlx::query_as(
+        "SELECT day, decision, primary_reason, rule_id, is_primary, count FROM escalations_daily",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let d = day.date_naive();
+    assert_eq!(
+        daily,
+        vec![
+            (
+                d,
+                "escalate".into(),
+                "tool_call".into(),
+                "tool_call.v1".into(),
+                true,
+                5
+            ),
+            (
+                d,
+                "escalate".into(),
+                "tool_call".into(),
+                "confidence.v1".into(),
+                false,
+                5
+            ),
+        ]
+    );
+
+    // numeric columns read as text (sqlx has no numeric type without the bigdecimal feature)
+    let mix: Vec<(String, i64, String, i64, String)> = sqlx::query_as(
+        "SELECT team, handoffs, share::text, reassigned, reassignment_rate::text FROM routing_mix",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        mix,
+        vec![
+            ("billing".into(), 3, "0.6000".into(), 0, "0.0000".into()),
+            ("fraud".into(), 1, "0.2000".into(), 1, "1.0000".into()),
+            ("technical".into(), 1, "0.2000".into(), 0, "0.0000".into()),
+        ]
+    );
+
+    let handback: Vec<(String, i64, i64, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT team, handoffs, returned_to_agent, handback_rate::text, re_escalated_24h, re_escalation_rate::text \
+         FROM handback_stats",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        handback,
+        vec![
+            (
+                "billing".into(),
+                3,
+                1,
+                "0.3333".into(),
+                1,
+                Some("1.0000".into())
+            ),
+            ("fraud".into(), 1, 0, "0.0000".into(), 0, None),
+            ("technical".into(), 1, 0, "0.0000".into(), 0, None),
+            (
+                "(all)".into(),
+                5,
+                1,
+                "0.2000".into(),
+                1,
+                Some("1.0000".into())
+            ),
+        ]
+    );
+
+    let breaches: Vec<(String, Option<String>, i32, Option<DateTime<Utc>>)> =
+        sqlx::query_as("SELECT handoff_id, team, breaches, claimed_at FROM sla_breaches")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        breaches,
+        vec![("t1".into(), Some("technical".into()), 1, None)]
+    );
+
+    let history: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT operator_id, handoff_id, action, note FROM operator_history WHERE operator_id = 'u-3'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let actions: Vec<(&str, &str)> = history
+        .iter()
+        .map(|(_, h, a, _)| (h.as_str(), a.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("b1", "claimed"),
+            ("f1", "claimed"),
+            ("b2", "claimed"),
+            ("b2", "resumed"),
+            ("b1", "resolved")
+        ]
+    );
+    assert_eq!(history[3].3.as_deref(), Some("resumed by u-3"));
+}
+
+#[tokio::test]
+async fn migration_0002_derives_its_columns_for_existing_rows() {
+    let db = TestDb::create(false).await;
+    handoff_auditor::MIGRATOR.run_to(1, &db.pool).await.unwrap();
+    // Rows as the 0001 auditor wrote them: a re-escalated handoff with its payload and a breach,
+    // and a flag left in agent_active.
+    let (s, p, _) = re_escalation(1, t(20, 0));
+    sqlx::query(
+        "INSERT INTO handoffs (handoff_id, conversation_id, decision, reasons, state) VALUES \
+         ($1, 'c7', 'escalate', $2, 'awaiting_human'), ('h-f', 'c8', 'flag', '[]', 'agent_active')",
+    )
+    .bind(HANDOFF)
+    .bind(serde_json::to_value(&s.reasons).unwrap())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO handoff_events (event_id, handoff_id, conversation_id, kind, transition, accepted, occurred_at, detail, \
+         source_topic, source_partition, source_offset) VALUES \
+         ('payload:h-1', $1, 'c7', 'payload', 'built', true, $2, $3, 'handoff.payloads', 0, 1), \
+         ('lifecycle:b', $1, 'c7', 'lifecycle', 'sla_breached', true, $2, '{}', 'handoff.lifecycle', 0, 1)",
+    )
+    .bind(HANDOFF)
+    .bind(t(20, 0))
+    .bind(serde_json::to_value(&p).unwrap())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    handoff_auditor::MIGRATOR.run(&db.pool).await.unwrap();
+    let h = handoff(&db.pool, HANDOFF).await;
+    assert_eq!(h["signal_attempt"], 1);
+    assert_eq!(h["payload_attempt"], 1);
+    assert_eq!(h["payload_signal_id"], format!("sig-{HANDOFF}-sla-1"));
+    assert_eq!(h["sla_breach_count"], 1);
+    assert!(!h["sla_breached_at"].is_null());
+    assert!(!h["payload_signal_at"].is_null());
+    assert_eq!(handoff(&db.pool, "h-f").await["state"], "flagged");
+}
+
+#[tokio::test]
+async fn a_record_beats_the_copies_of_it_whatever_the_order() {
+    let db = TestDb::new().await;
+    // The payload's copy of the signal says another plan; the route's copy of the payload says
+    // another summary (a builder and a router may trim what they pass on).
+    let mut p = payload(HANDOFF);
+    p.context.contact.as_mut().unwrap().plan = Some("copied-plan".into());
+    let mut r = route(HANDOFF, "billing", 0, t(2, 16));
+    r.payload = p.clone();
+    r.payload.summary = "the route's copy".into();
+    let records = [
+        rec(signal(HANDOFF, "escalate"), "handoff.signals", 1),
+        rec(p, "handoff.payloads", 1),
+        rec(r, "handoff.team.billing", 1),
+    ];
+    let orders = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]];
+    for (n, order) in orders.iter().enumerate() {
+        for one_by_one in [true, false] {
+            truncate(&db.pool).await;
+            let batch: Vec<AuditRecord> = order.iter().map(|i| records[*i].clone()).collect();
+            if one_by_one {
+                for r in &batch {
+                    write(&db.pool, std::slice::from_ref(r)).await;
+                }
+            } else {
+                write(&db.pool, &batch).await;
+            }
+            let h = handoff(&db.pool, HANDOFF).await;
+            let what = format!("order #{n}, one by one: {one_by_one}");
+            assert_eq!(h["plan"], "growth", "{what}: the signal's own contact");
+            assert_eq!(h["signal_from_copy"], false, "{what}");
+            assert_eq!(
+                h["summary"], "Ana wants a refund over 500 EUR for order 55120.",
+                "{what}: the payload's own summary"
+            );
+            assert_eq!(h["payload_from_route"], false, "{what}");
+        }
+    }
+    // Only copies so far: they fill, and say so.
+    truncate(&db.pool).await;
+    write(&db.pool, &records[2..]).await;
+    let h = handoff(&db.pool, HANDOFF).await;
+    assert_eq!(
+        (h["plan"].as_str(), h["signal_from_copy"].as_bool()),
+        (Some("copied-plan"), Some(true))
+    );
+    assert_eq!(
+        (h["summary"].as_str(), h["payload_from_route"].as_bool()),
+        (Some("the route's copy"), Some(true))
     );
 }
