@@ -63,6 +63,8 @@ bench: infra-up
 	cargo bench -p handoff-core --bench builder
 	@echo "==> detector state per open conversation"
 	cargo bench -p handoff-core --bench state_size
+	@echo "==> auditor rows/s beside a raw COPY of the same rows (local Postgres)"
+	$(ENV) && cargo bench -p handoff-auditor --bench audit
 
 fmt:
 	@echo "==> formatting"

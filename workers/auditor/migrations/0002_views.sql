@@ -343,7 +343,7 @@ SELECT
     CASE WHEN grouping(team) = 1 THEN '(all)' ELSE team END AS team,
     count(*) AS handoffs,
     count(*) FILTER (WHERE returned_at IS NOT NULL) AS returned_to_agent,
-    round(count(*) FILTER (WHERE returned_at IS NOT NULL)::numeric / count(*), 4) AS handback_rate,
+    round(count(*) FILTER (WHERE returned_at IS NOT NULL)::numeric / NULLIF(count(*), 0), 4) AS handback_rate,
     count(*) FILTER (WHERE re_escalated) AS re_escalated_24h,
     round(count(*) FILTER (WHERE re_escalated)::numeric
           / NULLIF(count(*) FILTER (WHERE returned_at IS NOT NULL), 0), 4) AS re_escalation_rate
