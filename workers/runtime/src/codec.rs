@@ -35,6 +35,18 @@ macro_rules! avro_record {
     };
 }
 
+/// The most the Avro decoder may allocate for one string, byte array or block of items.
+/// apache_avro's default is 512 MiB, so six corrupt bytes announcing a huge length make the
+/// decoder attempt a 512 MiB allocation before failing. No field of a record within
+/// `kafka.max_message_bytes` (1 MB by default) needs more than a few MiB decoded.
+pub const MAX_AVRO_ALLOCATION_BYTES: usize = 16 * 1024 * 1024;
+
+/// Caps the Avro decoder's allocations for this process (the first call wins; [`Codec::new`]
+/// calls it).
+pub fn limit_avro_allocations() -> usize {
+    apache_avro::util::max_allocation_bytes(MAX_AVRO_ALLOCATION_BYTES)
+}
+
 avro_record!(ConversationEvent, "ConversationEvent");
 avro_record!(OperatorCommand, "OperatorCommand");
 avro_record!(StopSignal, "StopSignal");
@@ -93,6 +105,7 @@ pub struct Codec {
 
 impl Codec {
     pub fn new(settings: &crate::config::RegistrySettings) -> Result<Codec, CodecError> {
+        limit_avro_allocations();
         let mut builder = SrSettings::new_builder(settings.url.clone());
         builder.set_timeout(Duration::from_secs(10));
         if let Some(user) = &settings.username {
@@ -189,3 +202,4 @@ impl Codec {
         self.decoder.remove_errors_from_cache();
     }
 }
+
