@@ -109,24 +109,36 @@ struct ParsedHours {
 
 impl WorkingHours {
     fn parse(&mut self) -> Result<(), String> {
-        let tz: chrono_tz::Tz = self
-            .time_zone
-            .parse()
-            .map_err(|_| format!("working_hours.time_zone: unknown time zone {:?}", self.time_zone))?;
+        let tz: chrono_tz::Tz = self.time_zone.parse().map_err(|_| {
+            format!(
+                "working_hours.time_zone: unknown time zone {:?}",
+                self.time_zone
+            )
+        })?;
         let days = self
             .days
             .iter()
-            .map(|d| d.parse::<chrono::Weekday>().map_err(|_| format!("working_hours.days: {d:?} is not a weekday (mon, tue, ...)")))
+            .map(|d| {
+                d.parse::<chrono::Weekday>().map_err(|_| {
+                    format!("working_hours.days: {d:?} is not a weekday (mon, tue, ...)")
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let time = |key: &str, v: &str| {
-            chrono::NaiveTime::parse_from_str(v, "%H:%M").map_err(|_| format!("working_hours.{key}: {v:?} is not HH:MM"))
+            chrono::NaiveTime::parse_from_str(v, "%H:%M")
+                .map_err(|_| format!("working_hours.{key}: {v:?} is not HH:MM"))
         };
         let open = time("open", &self.open)?;
         let close = time("close", &self.close)?;
         if close <= open {
             return Err("working_hours: close must be after open".into());
         }
-        self.parsed = Some(ParsedHours { tz, days, open, close });
+        self.parsed = Some(ParsedHours {
+            tz,
+            days,
+            open,
+            close,
+        });
         Ok(())
     }
 
@@ -135,7 +147,8 @@ impl WorkingHours {
         use chrono::{Datelike, Timelike};
         let Some(p) = &self.parsed else { return true };
         let local = at.with_timezone(&p.tz);
-        let t = chrono::NaiveTime::from_hms_opt(local.hour(), local.minute(), local.second()).unwrap_or_default();
+        let t = chrono::NaiveTime::from_hms_opt(local.hour(), local.minute(), local.second())
+            .unwrap_or_default();
         p.days.contains(&local.weekday()) && t >= p.open && t < p.close
     }
 }
@@ -233,12 +246,14 @@ fn keyword_regex(words: &[String]) -> Result<regex::Regex, String> {
                 .join(r"\s+")
         })
         .collect();
-    regex::Regex::new(&format!(r"(?i)\b(?:{})\b", alternatives.join("|"))).map_err(|e| e.to_string())
+    regex::Regex::new(&format!(r"(?i)\b(?:{})\b", alternatives.join("|")))
+        .map_err(|e| e.to_string())
 }
 
 impl KeywordRule {
     fn compile(&mut self) -> Result<(), String> {
-        let default = keyword_regex(&self.keywords).map_err(|e| format!("rules.keyword.keywords: {e}"))?;
+        let default =
+            keyword_regex(&self.keywords).map_err(|e| format!("rules.keyword.keywords: {e}"))?;
         let mut tenants = BTreeMap::new();
         for (tenant, extra) in &self.tenants {
             let mut all = self.keywords.clone();
@@ -254,7 +269,10 @@ impl KeywordRule {
 
     /// The first keyword in `text`, for this tenant's list.
     pub fn find<'t>(&self, tenant: &str, text: &'t str) -> Option<&'t str> {
-        let bare = text.trim().trim_matches(|c: char| c.is_ascii_punctuation()).trim();
+        let bare = text
+            .trim()
+            .trim_matches(|c: char| c.is_ascii_punctuation())
+            .trim();
         if self.exact.iter().any(|e| e.eq_ignore_ascii_case(bare)) {
             return Some(bare);
         }
@@ -315,7 +333,10 @@ impl OutOfScopeRule {
             .get(tenant)
             .map(|t| t.in_scope.iter().map(String::as_str).collect())
             .unwrap_or_default();
-        self.topics.iter().map(String::as_str).filter(move |t| !in_scope.contains(t))
+        self.topics
+            .iter()
+            .map(String::as_str)
+            .filter(move |t| !in_scope.contains(t))
     }
 }
 
@@ -393,9 +414,9 @@ impl Policy {
             .prepare()
             .and_then(|()| policy.validate())
             .map_err(|message| PolicyError::Invalid {
-            origin: origin.to_string(),
-            message,
-        })?;
+                origin: origin.to_string(),
+                message,
+            })?;
         Ok(policy)
     }
 
@@ -429,7 +450,12 @@ impl Policy {
 
     /// Whether handoff is off for this plan tier.
     pub fn handoff_disabled_for(&self, plan: Option<&str>) -> bool {
-        plan.is_some_and(|p| self.plans.handoff_disabled.iter().any(|d| d.eq_ignore_ascii_case(p)))
+        plan.is_some_and(|p| {
+            self.plans
+                .handoff_disabled
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(p))
+        })
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -452,7 +478,9 @@ impl Policy {
         }
         if let Some(t) = &self.routing.sla_escalation_team {
             if !self.has_team(t) {
-                return Err(format!("routing.sla_escalation_team: {t:?} is not one of routing.teams"));
+                return Err(format!(
+                    "routing.sla_escalation_team: {t:?} is not one of routing.teams"
+                ));
             }
         }
         let mut seen = std::collections::HashSet::new();
@@ -477,11 +505,15 @@ impl Policy {
             return Err("rules.tool_call.names: name at least one tool".into());
         }
         let r = &self.rules;
-        if !(-1.0..=1.0).contains(&r.sentiment.turn_threshold) || !(-1.0..=1.0).contains(&r.sentiment.trajectory_threshold) {
+        if !(-1.0..=1.0).contains(&r.sentiment.turn_threshold)
+            || !(-1.0..=1.0).contains(&r.sentiment.trajectory_threshold)
+        {
             return Err("rules.sentiment: thresholds are scores in [-1, 1]".into());
         }
         if r.sentiment.trajectory_window < 2 {
-            return Err("rules.sentiment.trajectory_window: at least 2 turns make a trajectory".into());
+            return Err(
+                "rules.sentiment.trajectory_window: at least 2 turns make a trajectory".into(),
+            );
         }
         if !(0.0..=1.0).contains(&r.low_confidence.threshold) || r.low_confidence.consecutive == 0 {
             return Err("rules.low_confidence: threshold in [0, 1] and consecutive >= 1".into());
@@ -507,7 +539,9 @@ impl Policy {
             &r.fraud.id,
         ] {
             if !ids.insert(id) {
-                return Err(format!("rules: rule id {id:?} is used twice; ids must identify one rule"));
+                return Err(format!(
+                    "rules: rule id {id:?} is used twice; ids must identify one rule"
+                ));
             }
         }
         Ok(())
@@ -568,24 +602,53 @@ mod tests {
         use chrono::TimeZone;
         let p = Policy::builtin();
         // Friday 2026-11-20, 08:30 UTC = 09:30 in Madrid: open.
-        assert!(p.working_hours.contains(chrono::Utc.with_ymd_and_hms(2026, 11, 20, 8, 30, 0).unwrap()));
+        assert!(p.working_hours.contains(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 20, 8, 30, 0)
+                .unwrap()
+        ));
         // 07:30 UTC = 08:30 in Madrid: not yet.
-        assert!(!p.working_hours.contains(chrono::Utc.with_ymd_and_hms(2026, 11, 20, 7, 30, 0).unwrap()));
+        assert!(!p.working_hours.contains(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 20, 7, 30, 0)
+                .unwrap()
+        ));
         // Saturday.
-        assert!(!p.working_hours.contains(chrono::Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap()));
+        assert!(!p.working_hours.contains(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 21, 10, 0, 0)
+                .unwrap()
+        ));
     }
 
     #[test]
     fn keywords_match_whole_words_per_tenant() {
         let p = Policy::builtin();
         let k = &p.rules.keyword;
-        assert_eq!(k.find("other", "please UNSUBSCRIBE me"), Some("UNSUBSCRIBE"));
-        assert_eq!(k.find("other", "I want to opt   out now"), Some("opt   out"));
+        assert_eq!(
+            k.find("other", "please UNSUBSCRIBE me"),
+            Some("UNSUBSCRIBE")
+        );
+        assert_eq!(
+            k.find("other", "I want to opt   out now"),
+            Some("opt   out")
+        );
         assert_eq!(k.find("other", "the bus stopped"), None, "word boundary");
-        assert_eq!(k.find("other", "STOP!"), Some("STOP"), "a bare STOP opts out");
-        assert_eq!(k.find("other", "please stop the shipment"), None, "stop is exact-only");
+        assert_eq!(
+            k.find("other", "STOP!"),
+            Some("STOP"),
+            "a bare STOP opts out"
+        );
+        assert_eq!(
+            k.find("other", "please stop the shipment"),
+            None,
+            "stop is exact-only"
+        );
         assert_eq!(k.find("other", "this is a data protection request"), None);
-        assert_eq!(k.find("acme", "this is a data protection request"), Some("data protection request"));
+        assert_eq!(
+            k.find("acme", "this is a data protection request"),
+            Some("data protection request")
+        );
     }
 
     #[test]

@@ -35,15 +35,27 @@ pub fn route(payload: &HandoffPayload, policy: &Policy, now: Timestamp) -> Route
             REASSIGN_RULE_ID.to_string(),
             vec![format!("reassign={}", r.evidence_text)],
         ),
-        Some(r) if r.kind == ReasonKind::SlaBreach && policy.routing.sla_escalation_team.is_some() => {
-            let team = policy.routing.sla_escalation_team.clone().unwrap_or_default();
-            (team, SLA_ESCALATION_RULE_ID.to_string(), vec!["reason=sla_breach".to_string()])
+        Some(r)
+            if r.kind == ReasonKind::SlaBreach && policy.routing.sla_escalation_team.is_some() =>
+        {
+            let team = policy
+                .routing
+                .sla_escalation_team
+                .clone()
+                .unwrap_or_default();
+            (
+                team,
+                SLA_ESCALATION_RULE_ID.to_string(),
+                vec!["reason=sla_breach".to_string()],
+            )
         }
         _ => policy
             .routing
             .rules
             .iter()
-            .find_map(|rule| matches(rule, payload).map(|m| (rule.team.clone(), rule.id.clone(), m)))
+            .find_map(|rule| {
+                matches(rule, payload).map(|m| (rule.team.clone(), rule.id.clone(), m))
+            })
             .unwrap_or_else(|| {
                 (
                     policy.routing.fallback_team.clone(),
@@ -121,19 +133,30 @@ mod tests {
     #[test]
     fn reasons_before_intents_then_fallback() {
         let policy = Policy::builtin();
-        let now = chrono::Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+        let now = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 20, 10, 0, 0)
+            .unwrap();
         let fraud = &payloads(&policy, &[FRAUD])[0];
         let r = route(fraud, &policy, now);
-        assert_eq!((r.routing.team.as_str(), r.routing.rule_id.as_str()), ("fraud", "route.fraud.reason"));
+        assert_eq!(
+            (r.routing.team.as_str(), r.routing.rule_id.as_str()),
+            ("fraud", "route.fraud.reason")
+        );
         assert_eq!(r.routing.matched_on, vec!["reason=fraud".to_string()]);
-        assert_eq!(r.routing.claim_by, now + policy.sla.claim_within(fraud.urgency));
+        assert_eq!(
+            r.routing.claim_by,
+            now + policy.sla.claim_within(fraud.urgency)
+        );
         let billing = &payloads(&policy, &[BILLING])[0];
         assert_eq!(route(billing, &policy, now).routing.team, "billing");
         let mut unknown = billing.clone();
         unknown.intent.name = "astrology".into();
         unknown.reasons.retain(|r| r.kind != ReasonKind::Fraud);
         let r = route(&unknown, &policy, now);
-        assert_eq!((r.routing.team.as_str(), r.routing.rule_id.as_str()), ("general", FALLBACK_RULE_ID));
+        assert_eq!(
+            (r.routing.team.as_str(), r.routing.rule_id.as_str()),
+            ("general", FALLBACK_RULE_ID)
+        );
     }
 
     #[test]
@@ -145,17 +168,28 @@ mod tests {
         assert_eq!(all[0].handoff_id, all[1].handoff_id);
         let now = chrono::Utc::now();
         let (first, second) = (route(&all[0], &policy, now), route(&all[1], &policy, now));
-        assert_eq!((first.routing.team.as_str(), first.routing.attempt), ("billing", 0));
-        assert_eq!((second.routing.team.as_str(), second.routing.attempt), ("technical", 1));
+        assert_eq!(
+            (first.routing.team.as_str(), first.routing.attempt),
+            ("billing", 0)
+        );
+        assert_eq!(
+            (second.routing.team.as_str(), second.routing.attempt),
+            ("technical", 1)
+        );
         assert_eq!(second.routing.rule_id, REASSIGN_RULE_ID);
         assert_ne!(first.route_id, second.route_id);
     }
 
     #[test]
     fn an_sla_breach_re_routes_with_raised_priority_to_the_escalation_team() {
-        let text = crate::policy::DEFAULT_POLICY_TOML.replace("# sla_escalation_team = \"general\"", "sla_escalation_team = \"retention\"");
+        let text = crate::policy::DEFAULT_POLICY_TOML.replace(
+            "# sla_escalation_team = \"general\"",
+            "sla_escalation_team = \"retention\"",
+        );
         let policy = Policy::from_toml(&text, "t").unwrap();
-        let t0 = chrono::Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+        let t0 = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 20, 10, 0, 0)
+            .unwrap();
         let ev: crate::records::ConversationEvent = match parse_line(BILLING).unwrap().unwrap() {
             crate::replay::ReplayRecord::Event(e) => e,
             _ => unreachable!(),
@@ -176,7 +210,19 @@ mod tests {
             .unwrap();
         let (a, b) = (route(&first, &policy, t0), route(&breach, &policy, late));
         assert_eq!(a.routing.team, "billing");
-        assert_eq!((b.routing.team.as_str(), b.routing.rule_id.as_str(), b.routing.attempt), ("retention", SLA_ESCALATION_RULE_ID, 1));
-        assert!(b.routing.priority.rank() < a.routing.priority.rank(), "{:?} should outrank {:?}", b.routing.priority, a.routing.priority);
+        assert_eq!(
+            (
+                b.routing.team.as_str(),
+                b.routing.rule_id.as_str(),
+                b.routing.attempt
+            ),
+            ("retention", SLA_ESCALATION_RULE_ID, 1)
+        );
+        assert!(
+            b.routing.priority.rank() < a.routing.priority.rank(),
+            "{:?} should outrank {:?}",
+            b.routing.priority,
+            a.routing.priority
+        );
     }
 }

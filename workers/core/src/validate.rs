@@ -564,7 +564,9 @@ mod tests {
     #[test]
     fn timestamps_far_away_are_refused() {
         let old = ConversationEvent {
-            occurred_at: now() - Duration::days(DEFAULT_LIMITS.max_past_days) - Duration::seconds(1),
+            occurred_at: now()
+                - Duration::days(DEFAULT_LIMITS.max_past_days)
+                - Duration::seconds(1),
             ..ev()
         };
         let err = event(&old, now(), &DEFAULT_LIMITS).unwrap_err();

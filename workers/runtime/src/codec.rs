@@ -202,4 +202,3 @@ impl Codec {
         self.decoder.remove_errors_from_cache();
     }
 }
-

@@ -412,7 +412,8 @@ static DATE_G: LazyLock<[usize; 15]> = LazyLock::new(|| {
     groups(
         &DATE,
         [
-            "iy", "im", "id", "nd", "nm", "ny", "sd", "sm", "sy", "gd", "gm", "gy", "ed", "em", "ey",
+            "iy", "im", "id", "nd", "nm", "ny", "sd", "sm", "sy", "gd", "gm", "gy", "ed", "em",
+            "ey",
         ],
     )
 });
@@ -649,9 +650,7 @@ fn prescan(text: &str) -> Option<(Hits, Option<Digits>)> {
         // After the run.
         match next {
             b':' if class(end + 1) & DIGIT != 0 => h.set(P_TIME),
-            b'-' if end - start == 4 && b[start] == b'2' && b[start + 1] == b'0' => {
-                h.set(P_DATE)
-            }
+            b'-' if end - start == 4 && b[start] == b'2' && b[start + 1] == b'0' => h.set(P_DATE),
             b'.' | b'/' if class(end + 1) & DIGIT != 0 => {
                 let mut j = end + 1;
                 while j < n && ASCII_CLASS[b[j] as usize] & DIGIT != 0 {
@@ -665,7 +664,10 @@ fn prescan(text: &str) -> Option<(Hits, Option<Digits>)> {
         }
         let spaced = class(end) & SPACE != 0;
         let unit = if spaced { end + 1 } else { end };
-        if matches!(at(unit), b'm' | b'c' | b'k' | b'W' | b'G' | b'T' | b'M' | b'g' | b'l') {
+        if matches!(
+            at(unit),
+            b'm' | b'c' | b'k' | b'W' | b'G' | b'T' | b'M' | b'g' | b'l'
+        ) {
             h.set(P_MEASURE);
         }
         if unit + 3 <= n {
@@ -732,7 +734,9 @@ fn word_hits(b: &[u8], start: usize, end: usize, h: &mut Hits) {
             if label == b"tel" && at(j) == b'.' {
                 j += 1;
             }
-            while j < b.len() && (ASCII_CLASS[b[j] as usize] & SPACE != 0 || matches!(b[j], b':' | b'(')) {
+            while j < b.len()
+                && (ASCII_CLASS[b[j] as usize] & SPACE != 0 || matches!(b[j], b':' | b'('))
+            {
                 j += 1;
             }
             if at(j).is_ascii_digit() {
@@ -783,17 +787,84 @@ impl Trigrams {
 }
 
 static KEY_TRIGRAMS: Trigrams = Trigrams::of(&[
-    b"order", b"purchase", b"pedido", b"bestell", b"commande", b"ordine", b"account", b"acct",
-    b"konto", b"cuenta", b"kundennummer", b"ticket", b"caso", b"incidencia", b"vorgang",
-    b"invoice", b"factura", b"rechnung", b"tracking", b"sendungsnummer", b"seguimiento",
-    b"error", b"fehler", b"codigo", b"status", b"size", b"talla", b"taille", b"ending",
-    b"terminada", b"endet", b"endend", b"phone", b"tel", b"mobile", b"movil", b"handy",
-    b"january", b"february", b"march", b"april", b"may", b"june", b"july", b"august",
-    b"september", b"october", b"november", b"december", b"enero", b"abril", b"agosto",
-    b"setiembre", b"diciembre", b"mai", b"oktober", b"dezember", b"monday", b"tuesday",
-    b"wednesday", b"thursday", b"friday", b"saturday", b"sunday", b"lunes", b"martes",
-    b"miercoles", b"jueves", b"viernes", b"sabado", b"domingo", b"montag", b"dienstag",
-    b"mittwoch", b"donnerstag", b"freitag", b"samstag", b"sonntag",
+    b"order",
+    b"purchase",
+    b"pedido",
+    b"bestell",
+    b"commande",
+    b"ordine",
+    b"account",
+    b"acct",
+    b"konto",
+    b"cuenta",
+    b"kundennummer",
+    b"ticket",
+    b"caso",
+    b"incidencia",
+    b"vorgang",
+    b"invoice",
+    b"factura",
+    b"rechnung",
+    b"tracking",
+    b"sendungsnummer",
+    b"seguimiento",
+    b"error",
+    b"fehler",
+    b"codigo",
+    b"status",
+    b"size",
+    b"talla",
+    b"taille",
+    b"ending",
+    b"terminada",
+    b"endet",
+    b"endend",
+    b"phone",
+    b"tel",
+    b"mobile",
+    b"movil",
+    b"handy",
+    b"january",
+    b"february",
+    b"march",
+    b"april",
+    b"may",
+    b"june",
+    b"july",
+    b"august",
+    b"september",
+    b"october",
+    b"november",
+    b"december",
+    b"enero",
+    b"abril",
+    b"agosto",
+    b"setiembre",
+    b"diciembre",
+    b"mai",
+    b"oktober",
+    b"dezember",
+    b"monday",
+    b"tuesday",
+    b"wednesday",
+    b"thursday",
+    b"friday",
+    b"saturday",
+    b"sunday",
+    b"lunes",
+    b"martes",
+    b"miercoles",
+    b"jueves",
+    b"viernes",
+    b"sabado",
+    b"domingo",
+    b"montag",
+    b"dienstag",
+    b"mittwoch",
+    b"donnerstag",
+    b"freitag",
+    b"samstag",
+    b"sonntag",
 ]);
 
 /// Classes of ASCII bytes for the prescan.
@@ -866,8 +937,21 @@ fn is_status(w: &[u8]) -> bool {
 fn is_code(l: [u8; 3]) -> bool {
     matches!(
         &l,
-        b"eur" | b"usd" | b"gbp" | b"chf" | b"sek" | b"nok" | b"dkk" | b"pln" | b"czk" | b"cad"
-            | b"aud" | b"jpy" | b"mxn" | b"brl" | b"inr"
+        b"eur"
+            | b"usd"
+            | b"gbp"
+            | b"chf"
+            | b"sek"
+            | b"nok"
+            | b"dkk"
+            | b"pln"
+            | b"czk"
+            | b"cad"
+            | b"aud"
+            | b"jpy"
+            | b"mxn"
+            | b"brl"
+            | b"inr"
     )
 }
 
@@ -920,18 +1004,63 @@ fn keyword_hits(w: &[u8], h: &mut Hits) {
 }
 
 /// Phone labels (`tel` covers `tel.`, `telefon`, `telefono`), lower-cased.
-const PHONE_LABELS: &[&[u8]] = &[b"phone", b"tel", b"telefon", b"telefono", b"mobile", b"movil", b"handy"];
+const PHONE_LABELS: &[&[u8]] = &[
+    b"phone",
+    b"tel",
+    b"telefon",
+    b"telefono",
+    b"mobile",
+    b"movil",
+    b"handy",
+];
 
 /// A month name or abbreviation of the date pattern (the ASCII ones), lower-cased.
 fn is_month(w: &[u8]) -> bool {
     matches!(
         w,
-        b"january" | b"february" | b"march" | b"april" | b"may" | b"june" | b"july"
-            | b"august" | b"september" | b"october" | b"november" | b"december" | b"jan"
-            | b"feb" | b"mar" | b"apr" | b"jun" | b"jul" | b"aug" | b"sept" | b"sep" | b"oct"
-            | b"nov" | b"dec" | b"enero" | b"febrero" | b"marzo" | b"abril" | b"mayo" | b"junio"
-            | b"julio" | b"agosto" | b"septiembre" | b"setiembre" | b"octubre" | b"noviembre"
-            | b"diciembre" | b"januar" | b"februar" | b"mai" | b"juni" | b"juli" | b"oktober"
+        b"january"
+            | b"february"
+            | b"march"
+            | b"april"
+            | b"may"
+            | b"june"
+            | b"july"
+            | b"august"
+            | b"september"
+            | b"october"
+            | b"november"
+            | b"december"
+            | b"jan"
+            | b"feb"
+            | b"mar"
+            | b"apr"
+            | b"jun"
+            | b"jul"
+            | b"aug"
+            | b"sept"
+            | b"sep"
+            | b"oct"
+            | b"nov"
+            | b"dec"
+            | b"enero"
+            | b"febrero"
+            | b"marzo"
+            | b"abril"
+            | b"mayo"
+            | b"junio"
+            | b"julio"
+            | b"agosto"
+            | b"septiembre"
+            | b"setiembre"
+            | b"octubre"
+            | b"noviembre"
+            | b"diciembre"
+            | b"januar"
+            | b"februar"
+            | b"mai"
+            | b"juni"
+            | b"juli"
+            | b"oktober"
             | b"dezember"
     )
 }
@@ -940,10 +1069,27 @@ fn is_month(w: &[u8]) -> bool {
 fn is_weekday(w: &[u8]) -> bool {
     matches!(
         w,
-        b"monday" | b"tuesday" | b"wednesday" | b"thursday" | b"friday" | b"saturday"
-            | b"sunday" | b"lunes" | b"martes" | b"miercoles" | b"jueves" | b"viernes"
-            | b"sabado" | b"domingo" | b"montag" | b"dienstag" | b"mittwoch" | b"donnerstag"
-            | b"freitag" | b"samstag" | b"sonntag"
+        b"monday"
+            | b"tuesday"
+            | b"wednesday"
+            | b"thursday"
+            | b"friday"
+            | b"saturday"
+            | b"sunday"
+            | b"lunes"
+            | b"martes"
+            | b"miercoles"
+            | b"jueves"
+            | b"viernes"
+            | b"sabado"
+            | b"domingo"
+            | b"montag"
+            | b"dienstag"
+            | b"mittwoch"
+            | b"donnerstag"
+            | b"freitag"
+            | b"samstag"
+            | b"sonntag"
     )
 }
 
@@ -991,7 +1137,12 @@ fn extract_with(text: &str, slots: &mut Slots) -> Vec<Entity> {
     }
     if hits.matched(P_MONEY) {
         // At most a code or symbol and a space before the amount.
-        money(text, slots.get(P_MONEY, &MONEY), digits.scope(text, 12), &mut out);
+        money(
+            text,
+            slots.get(P_MONEY, &MONEY),
+            digits.scope(text, 12),
+            &mut out,
+        );
     }
     ids(text, hits, digits, ascii, slots, &mut out);
     if hits.matched(P_DATE) {
@@ -999,53 +1150,71 @@ fn extract_with(text: &str, slots: &mut Slots) -> Vec<Entity> {
     }
     if hits.matched(P_TIME) {
         let [h, mi, z] = *TIME_G;
-        each_match(&TIME, slots.get(P_TIME, &TIME), text, digits.scope(text, 0), |c| {
-            let m = c.at(0);
-            if overlaps(&out, m.start(), m.end()) {
-                return;
-            }
-            let hour: u32 = c.at(h).as_str().parse().unwrap_or(0);
-            let minutes = c.at(mi).as_str();
-            let mut v = String::with_capacity(10);
-            if hour < 10 {
-                v.push('0');
-            }
-            v.push_str(&hour.to_string());
-            v.push(':');
-            v.push_str(minutes);
-            if let Some(z) = c.get(z) {
-                let z = z.as_str().to_ascii_lowercase();
-                if matches!(z.as_str(), "utc" | "cet" | "cest" | "gmt" | "am" | "pm") {
-                    v.push(' ');
-                    v.push_str(&z.to_ascii_uppercase());
+        each_match(
+            &TIME,
+            slots.get(P_TIME, &TIME),
+            text,
+            digits.scope(text, 0),
+            |c| {
+                let m = c.at(0);
+                if overlaps(&out, m.start(), m.end()) {
+                    return;
                 }
-            }
-            push(&mut out, "time", v, m.start(), m.end(), None);
-        });
+                let hour: u32 = c.at(h).as_str().parse().unwrap_or(0);
+                let minutes = c.at(mi).as_str();
+                let mut v = String::with_capacity(10);
+                if hour < 10 {
+                    v.push('0');
+                }
+                v.push_str(&hour.to_string());
+                v.push(':');
+                v.push_str(minutes);
+                if let Some(z) = c.get(z) {
+                    let z = z.as_str().to_ascii_lowercase();
+                    if matches!(z.as_str(), "utc" | "cet" | "cest" | "gmt" | "am" | "pm") {
+                        v.push(' ');
+                        v.push_str(&z.to_ascii_uppercase());
+                    }
+                }
+                push(&mut out, "time", v, m.start(), m.end(), None);
+            },
+        );
     }
     if hits.matched(P_PHONE) {
         let [local] = *PHONE_G;
-        each_match(&PHONE, slots.get(P_PHONE, &PHONE), text, digits.tail(), |c| {
-            let m = c.at(0);
-            let raw = c.get(local).unwrap_or(m).as_str();
-            let digits = raw.bytes().filter(u8::is_ascii_digit).count();
-            if !(7..=15).contains(&digits) || overlaps(&out, m.start(), m.end()) {
-                return;
-            }
-            push(&mut out, "phone", squash(raw), m.start(), m.end(), None);
-        });
+        each_match(
+            &PHONE,
+            slots.get(P_PHONE, &PHONE),
+            text,
+            digits.tail(),
+            |c| {
+                let m = c.at(0);
+                let raw = c.get(local).unwrap_or(m).as_str();
+                let digits = raw.bytes().filter(u8::is_ascii_digit).count();
+                if !(7..=15).contains(&digits) || overlaps(&out, m.start(), m.end()) {
+                    return;
+                }
+                push(&mut out, "phone", squash(raw), m.start(), m.end(), None);
+            },
+        );
     }
     if hits.matched(P_QUANTITY) {
         let [n, u] = *QUANTITY_G;
         let scope = digits.scope(text, 0);
-        each_match(&QUANTITY, slots.get(P_QUANTITY, &QUANTITY), text, scope, |c| {
-            let m = c.at(0);
-            if overlaps(&out, m.start(), m.end()) {
-                return;
-            }
-            let v = format!("{} {}", c.at(n).as_str(), c.at(u).as_str().to_lowercase());
-            push(&mut out, "quantity", v, m.start(), m.end(), None);
-        });
+        each_match(
+            &QUANTITY,
+            slots.get(P_QUANTITY, &QUANTITY),
+            text,
+            scope,
+            |c| {
+                let m = c.at(0);
+                if overlaps(&out, m.start(), m.end()) {
+                    return;
+                }
+                let v = format!("{} {}", c.at(n).as_str(), c.at(u).as_str().to_lowercase());
+                push(&mut out, "quantity", v, m.start(), m.end(), None);
+            },
+        );
     }
     if hits.matched(P_MEASURE) {
         let [n, u] = *MEASURE_G;
@@ -1070,18 +1239,30 @@ fn extract_with(text: &str, slots: &mut Slots) -> Vec<Entity> {
     if hits.matched(P_CARD) {
         let [d] = *CARD_G;
         let scope = digits.tail();
-        each_match(&CARD_LAST4, slots.get(P_CARD, &CARD_LAST4), text, scope, |c| {
-            let m = c.at(0);
-            let v = c.at(d).as_str().to_string();
-            push(&mut out, "card_last4", v, m.start(), m.end(), None);
-        });
+        each_match(
+            &CARD_LAST4,
+            slots.get(P_CARD, &CARD_LAST4),
+            text,
+            scope,
+            |c| {
+                let m = c.at(0);
+                let v = c.at(d).as_str().to_string();
+                push(&mut out, "card_last4", v, m.start(), m.end(), None);
+            },
+        );
     }
     if hits.matched(P_PRODUCT) {
         let [p] = *PRODUCT_G;
-        each_match(&PRODUCT, slots.get(P_PRODUCT, &PRODUCT), text, Scope::ALL, |c| {
-            let m = c.at(p);
-            product(m.as_str(), m.start(), &mut out);
-        });
+        each_match(
+            &PRODUCT,
+            slots.get(P_PRODUCT, &PRODUCT),
+            text,
+            Scope::ALL,
+            |c| {
+                let m = c.at(p);
+                product(m.as_str(), m.start(), &mut out);
+            },
+        );
     }
     if hits.matched(P_WEEKDAY) {
         weekdays(text, &mut out);
@@ -1092,7 +1273,14 @@ fn extract_with(text: &str, slots: &mut Slots) -> Vec<Entity> {
 
 fn emails(text: &str, out: &mut Vec<Entity>) {
     for m in EMAIL.find_iter(text) {
-        push(out, "email", m.as_str().to_string(), m.start(), m.end(), None);
+        push(
+            out,
+            "email",
+            m.as_str().to_string(),
+            m.start(),
+            m.end(),
+            None,
+        );
     }
 }
 
@@ -1301,73 +1489,106 @@ fn ids(
         let locs = slots.get(P_INVOICE, &INVOICE_ID);
         let fast = |s, _| INVOICE_LABELLED.id(text, s).map(|(a, b)| (a, b, false));
         let groups = [g, usize::MAX];
-        each_id(&INVOICE_ID, locs, text, digits.tail(), ascii, groups, fast, |id, _| {
-            if id_like(id.as_str()) {
-                push(
-                    out,
-                    "invoice_id",
-                    id.as_str().to_uppercase(),
-                    id.start(),
-                    id.end(),
-                    None,
-                );
-            }
-        });
+        each_id(
+            &INVOICE_ID,
+            locs,
+            text,
+            digits.tail(),
+            ascii,
+            groups,
+            fast,
+            |id, _| {
+                if id_like(id.as_str()) {
+                    push(
+                        out,
+                        "invoice_id",
+                        id.as_str().to_uppercase(),
+                        id.start(),
+                        id.end(),
+                        None,
+                    );
+                }
+            },
+        );
     }
     if hits.matched(P_TICKET) {
         let [g] = *TICKET_G;
         let locs = slots.get(P_TICKET, &TICKET_ID);
         let fast = |s, _| TICKET_LABELLED.id(text, s).map(|(a, b)| (a, b, false));
         let groups = [g, usize::MAX];
-        each_id(&TICKET_ID, locs, text, digits.tail(), ascii, groups, fast, |id, _| {
-            if id_like(id.as_str()) && !overlaps(out, id.start(), id.end()) {
-                push(
-                    out,
-                    "ticket_id",
-                    id.as_str().to_uppercase(),
-                    id.start(),
-                    id.end(),
-                    None,
-                );
-            }
-        });
+        each_id(
+            &TICKET_ID,
+            locs,
+            text,
+            digits.tail(),
+            ascii,
+            groups,
+            fast,
+            |id, _| {
+                if id_like(id.as_str()) && !overlaps(out, id.start(), id.end()) {
+                    push(
+                        out,
+                        "ticket_id",
+                        id.as_str().to_uppercase(),
+                        id.start(),
+                        id.end(),
+                        None,
+                    );
+                }
+            },
+        );
     }
     if hits.matched(P_TRACKING) {
         let [g] = *TRACKING_G;
         let locs = slots.get(P_TRACKING, &TRACKING_ID);
         let fast = |s, _| TRACKING_LABELLED.id(text, s).map(|(a, b)| (a, b, false));
         let groups = [g, usize::MAX];
-        each_id(&TRACKING_ID, locs, text, digits.tail(), ascii, groups, fast, |id, _| {
-            let s = id.as_str();
-            if has_digit(s) && (s.bytes().any(|b| b.is_ascii_alphabetic()) || s.len() >= 10) {
-                push(
-                    out,
-                    "tracking_id",
-                    s.to_uppercase(),
-                    id.start(),
-                    id.end(),
-                    None,
-                );
-            }
-        });
+        each_id(
+            &TRACKING_ID,
+            locs,
+            text,
+            digits.tail(),
+            ascii,
+            groups,
+            fast,
+            |id, _| {
+                let s = id.as_str();
+                if has_digit(s) && (s.bytes().any(|b| b.is_ascii_alphabetic()) || s.len() >= 10) {
+                    push(
+                        out,
+                        "tracking_id",
+                        s.to_uppercase(),
+                        id.start(),
+                        id.end(),
+                        None,
+                    );
+                }
+            },
+        );
     }
     if hits.matched(P_PREFIXED) {
         let [p] = *PREFIXED_G;
         // "ABCDE-" before the digits.
         let scope = digits.scope(text, 6);
-        each_match(&PREFIXED_ID, slots.get(P_PREFIXED, &PREFIXED_ID), text, scope, |c| {
-            let m = c.at(0);
-            if overlaps(out, m.start(), m.end()) {
-                return;
-            }
-            let kind = match c.at(p).as_str() {
-                "INV" | "RE" | "FAC" => "invoice_id",
-                "TK" | "TKT" | "TCK" | "CASE" | "SR" | "INC" | "REQ" => "ticket_id",
-                "ORD" | "PO" => "order_id",
-                _ => "reference",
-            };
-            push(out, kind, m.as_str().to_string(), m.start(), m.end(), None);
-        });
+        each_match(
+            &PREFIXED_ID,
+            slots.get(P_PREFIXED, &PREFIXED_ID),
+            text,
+            scope,
+            |c| {
+                let m = c.at(0);
+                if overlaps(out, m.start(), m.end()) {
+                    return;
+                }
+                let kind = match c.at(p).as_str() {
+                    "INV" | "RE" | "FAC" => "invoice_id",
+                    "TK" | "TKT" | "TCK" | "CASE" | "SR" | "INC" | "REQ" => "ticket_id",
+                    "ORD" | "PO" => "order_id",
+                    _ => "reference",
+                };
+                push(out, kind, m.as_str().to_string(), m.start(), m.end(), None);
+            },
+        );
     }
     if hits.matched(P_ACCOUNT) {
         let [g, g2] = *ACCOUNT_G;
@@ -1381,21 +1602,31 @@ fn ids(
                 ACCOUNT_LABELLED.id(text, s).map(|(a, b)| (a, b, true))
             }
         };
-        each_id(&ACCOUNT_ID, locs, text, Scope::ALL, ascii, [g, g2], fast, |id, named| {
-            let b = id.as_str().as_bytes();
-            let lettered = b.len() >= 4 && b[0].is_ascii_alphabetic() && b[1] == b'-';
-            if (!named || lettered || id_like(id.as_str())) && !overlaps(out, id.start(), id.end())
-            {
-                push(
-                    out,
-                    "account_id",
-                    id.as_str().to_uppercase(),
-                    id.start(),
-                    id.end(),
-                    None,
-                );
-            }
-        });
+        each_id(
+            &ACCOUNT_ID,
+            locs,
+            text,
+            Scope::ALL,
+            ascii,
+            [g, g2],
+            fast,
+            |id, named| {
+                let b = id.as_str().as_bytes();
+                let lettered = b.len() >= 4 && b[0].is_ascii_alphabetic() && b[1] == b'-';
+                if (!named || lettered || id_like(id.as_str()))
+                    && !overlaps(out, id.start(), id.end())
+                {
+                    push(
+                        out,
+                        "account_id",
+                        id.as_str().to_uppercase(),
+                        id.start(),
+                        id.end(),
+                        None,
+                    );
+                }
+            },
+        );
     }
     if hits.matched(P_ORDER) {
         let [g, hash] = *ORDER_G;
@@ -1410,38 +1641,53 @@ fn ids(
                 (b.get(h) == Some(&b'#')).then_some((h + 1, e, true))
             }
         };
-        each_id(&ORDER_ID, locs, text, digits.tail(), ascii, [g, hash], fast, |id, _| {
-            let s = id.as_str();
-            if id_like(s) && !overlaps(out, id.start(), id.end()) && !looks_like_date_word(s) {
-                push(
-                    out,
-                    "order_id",
-                    s.to_uppercase(),
-                    id.start(),
-                    id.end(),
-                    None,
-                );
-            }
-        });
+        each_id(
+            &ORDER_ID,
+            locs,
+            text,
+            digits.tail(),
+            ascii,
+            [g, hash],
+            fast,
+            |id, _| {
+                let s = id.as_str();
+                if id_like(s) && !overlaps(out, id.start(), id.end()) && !looks_like_date_word(s) {
+                    push(
+                        out,
+                        "order_id",
+                        s.to_uppercase(),
+                        id.start(),
+                        id.end(),
+                        None,
+                    );
+                }
+            },
+        );
     }
     if hits.matched(P_ERROR) {
         let [g, h] = *ERROR_G;
         let scope = digits.tail();
-        each_match(&ERROR_CODE, slots.get(P_ERROR, &ERROR_CODE), text, scope, |c| {
-            let Some(code) = c.get(g).or(c.get(h)) else {
-                return;
-            };
-            if !overlaps(out, code.start(), code.end()) {
-                push(
-                    out,
-                    "error_code",
-                    code.as_str().to_string(),
-                    code.start(),
-                    code.end(),
-                    None,
-                );
-            }
-        });
+        each_match(
+            &ERROR_CODE,
+            slots.get(P_ERROR, &ERROR_CODE),
+            text,
+            scope,
+            |c| {
+                let Some(code) = c.get(g).or(c.get(h)) else {
+                    return;
+                };
+                if !overlaps(out, code.start(), code.end()) {
+                    push(
+                        out,
+                        "error_code",
+                        code.as_str().to_string(),
+                        code.start(),
+                        code.end(),
+                        None,
+                    );
+                }
+            },
+        );
     }
 }
 
@@ -1530,7 +1776,9 @@ impl Labelled {
             }
             j - i
         };
-        let starts = |i: usize, w: &str| i + w.len() <= n && b[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes());
+        let starts = |i: usize, w: &str| {
+            i + w.len() <= n && b[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes())
+        };
         let id_char = |c: u8, first: bool| {
             c.is_ascii_digit()
                 || if self.id_fold {
@@ -1753,7 +2001,11 @@ fn date_parts(m: &str) -> Option<DateParts<'_>> {
         }
     };
     let lower2_is = |i: usize, w: &str| m.get(i..i + 2).is_some_and(|s| s.eq_ignore_ascii_case(w));
-    let spaced = |i: usize| m.get(i..).and_then(|r| r.chars().next()).is_some_and(char::is_whitespace);
+    let spaced = |i: usize| {
+        m.get(i..)
+            .and_then(|r| r.chars().next())
+            .is_some_and(char::is_whitespace)
+    };
     if !b.first()?.is_ascii_digit() {
         // November[.] 9[th][, 2026]
         let mo = word_at(0);
@@ -1809,7 +2061,11 @@ fn date_parts(m: &str) -> Option<DateParts<'_>> {
                 // 17 de noviembre [de 2026]
                 let i = i + 2 + run_at(i + 2, false);
                 let w = word_at(i);
-                let year = if i + w == m.len() { None } else { Some(last4()?) };
+                let year = if i + w == m.len() {
+                    None
+                } else {
+                    Some(last4()?)
+                };
                 return Some(DateParts::Named(day, &m[i..i + w], year));
             }
             // 9[th] [of] November[.][, 2026]
@@ -2046,31 +2302,189 @@ mod tests {
     #[test]
     fn prescan_keeps_every_pattern_that_matches() {
         const PIECES: &[&str] = &[
-            "order 55120", "ORDER#77812", "order55120", "orders: 4411", "purchase 1234", "pedido 55342",
-            "Bestellung Nr. 77812", "bestellnummer 123", "commande 998", "ordine 1234", "#55120", "(#12345)",
-            "account A-77", "acct 12345", "Konto A-4410", "cuenta 88123", "kundennummer 5512", "A-3381",
-            "TK-123", "INV-20931", "CASE-1234", "ticket #4521", "caso 123", "incidencia 5", "vorgang 77",
-            "invoice INV-1", "factura F-2024", "rechnung 2025", "tracking number PG7781204",
-            "sendungsnummer 0034", "seguimiento AB12345678", "Error 503", "fehler 401", "codigo de error 500",
-            "status code 404", "502 bad gateway", "401 unauthorized", "403 forbidden", "404 not found",
-            "503 service unavailable", "500 internal server error", "EUR 640", "eur640", "640EUR", "640 eur",
-            "$1,200.50", "$ 5", "USD 120,000", "120 dollars", "30 pounds", "50 euros", "1.299,00 EUR",
-            "CHF 5", "5 sek", "nok 7", "10 dkk", "pln 3", "czk 9", "cad 4", "aud 2", "jpy 100", "mxn 3",
-            "brl 5", "inr 9", "+34 612 000 431", "0034 612", "0049 30", "phone: 030 1234 5678",
-            "tel.: (030) 1234567", "telefono 612 345 678", "telefon 0171 1234", "mobile +31 6", "movil 612",
-            "handy 0171/1234567", "2026-11-20", "20/11/2026", "1.5.2026", "9 November", "17 de noviembre",
-            "18. November", "November 9th, 2026", "Nov. 5", "sept 3", "may 2", "Dec 24", "12 de mayo de 2026",
-            "3. Mai 2026", "15th of December", "jan 1", "oct 31", "marzo 3", "5 abril", "Monday", "sunday",
-            "lunes", "miercoles", "sabado", "Dienstag", "09:40", "9:30 pm", "14:00 Uhr", "250 seats",
-            "3 licences", "12 Lizenzen", "5 users", "2 agents", "3,000 users", "10 items", "2 pairs",
-            "4 units", "7 pieces", "40 employees", "3 plazas", "6 usuarios", "9 unidades", "2 nutzer",
-            "12 Arbeitsplatze", "1,500 W", "16.5 cm", "400 mg", "10GB", "2 TB", "5 kg", "3 km", "7 ml",
-            "9 l", "4 g", "size M", "talla 42", "taille XL", "SIZE 38,5", "ending in 4417", "ending 1234",
-            "terminada en 9876", "endet auf 5544", "endend auf 1111", "Lumen 3", "Brio 9", "Trail Runner X2",
-            "Brio Pro", "Max Mini", "Acme Plus", "Foo-Bar 12", "Zeta-X9", "a@b.io", "lena.kraus@example.net",
-            "x_order 5", "5order", "tell me", "hotel 5", "status", "ending", "mar", "Black Friday",
-            "Cyber Monday", "2 days ago", "general 5", "the 5th", "of", "de", "nr.", "no.", "#", "+", "-", ":",
-            "/", ".", ",", "$", "@", "(", ")", " ", "  ", "\t", "\n", "_", "20", "00", "4", "55", "2026",
+            "order 55120",
+            "ORDER#77812",
+            "order55120",
+            "orders: 4411",
+            "purchase 1234",
+            "pedido 55342",
+            "Bestellung Nr. 77812",
+            "bestellnummer 123",
+            "commande 998",
+            "ordine 1234",
+            "#55120",
+            "(#12345)",
+            "account A-77",
+            "acct 12345",
+            "Konto A-4410",
+            "cuenta 88123",
+            "kundennummer 5512",
+            "A-3381",
+            "TK-123",
+            "INV-20931",
+            "CASE-1234",
+            "ticket #4521",
+            "caso 123",
+            "incidencia 5",
+            "vorgang 77",
+            "invoice INV-1",
+            "factura F-2024",
+            "rechnung 2025",
+            "tracking number PG7781204",
+            "sendungsnummer 0034",
+            "seguimiento AB12345678",
+            "Error 503",
+            "fehler 401",
+            "codigo de error 500",
+            "status code 404",
+            "502 bad gateway",
+            "401 unauthorized",
+            "403 forbidden",
+            "404 not found",
+            "503 service unavailable",
+            "500 internal server error",
+            "EUR 640",
+            "eur640",
+            "640EUR",
+            "640 eur",
+            "$1,200.50",
+            "$ 5",
+            "USD 120,000",
+            "120 dollars",
+            "30 pounds",
+            "50 euros",
+            "1.299,00 EUR",
+            "CHF 5",
+            "5 sek",
+            "nok 7",
+            "10 dkk",
+            "pln 3",
+            "czk 9",
+            "cad 4",
+            "aud 2",
+            "jpy 100",
+            "mxn 3",
+            "brl 5",
+            "inr 9",
+            "+34 612 000 431",
+            "0034 612",
+            "0049 30",
+            "phone: 030 1234 5678",
+            "tel.: (030) 1234567",
+            "telefono 612 345 678",
+            "telefon 0171 1234",
+            "mobile +31 6",
+            "movil 612",
+            "handy 0171/1234567",
+            "2026-11-20",
+            "20/11/2026",
+            "1.5.2026",
+            "9 November",
+            "17 de noviembre",
+            "18. November",
+            "November 9th, 2026",
+            "Nov. 5",
+            "sept 3",
+            "may 2",
+            "Dec 24",
+            "12 de mayo de 2026",
+            "3. Mai 2026",
+            "15th of December",
+            "jan 1",
+            "oct 31",
+            "marzo 3",
+            "5 abril",
+            "Monday",
+            "sunday",
+            "lunes",
+            "miercoles",
+            "sabado",
+            "Dienstag",
+            "09:40",
+            "9:30 pm",
+            "14:00 Uhr",
+            "250 seats",
+            "3 licences",
+            "12 Lizenzen",
+            "5 users",
+            "2 agents",
+            "3,000 users",
+            "10 items",
+            "2 pairs",
+            "4 units",
+            "7 pieces",
+            "40 employees",
+            "3 plazas",
+            "6 usuarios",
+            "9 unidades",
+            "2 nutzer",
+            "12 Arbeitsplatze",
+            "1,500 W",
+            "16.5 cm",
+            "400 mg",
+            "10GB",
+            "2 TB",
+            "5 kg",
+            "3 km",
+            "7 ml",
+            "9 l",
+            "4 g",
+            "size M",
+            "talla 42",
+            "taille XL",
+            "SIZE 38,5",
+            "ending in 4417",
+            "ending 1234",
+            "terminada en 9876",
+            "endet auf 5544",
+            "endend auf 1111",
+            "Lumen 3",
+            "Brio 9",
+            "Trail Runner X2",
+            "Brio Pro",
+            "Max Mini",
+            "Acme Plus",
+            "Foo-Bar 12",
+            "Zeta-X9",
+            "a@b.io",
+            "lena.kraus@example.net",
+            "x_order 5",
+            "5order",
+            "tell me",
+            "hotel 5",
+            "status",
+            "ending",
+            "mar",
+            "Black Friday",
+            "Cyber Monday",
+            "2 days ago",
+            "general 5",
+            "the 5th",
+            "of",
+            "de",
+            "nr.",
+            "no.",
+            "#",
+            "+",
+            "-",
+            ":",
+            "/",
+            ".",
+            ",",
+            "$",
+            "@",
+            "(",
+            ")",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "_",
+            "20",
+            "00",
+            "4",
+            "55",
+            "2026",
         ];
         let cases: usize = std::env::var("HANDOFF_PRESCAN_CASES")
             .ok()
@@ -2108,14 +2522,22 @@ mod tests {
             }
             let exact = Hits::exact(&t);
             let (pre, digits) = prescan(&t).expect("ASCII text");
-            assert_eq!(digits.is_some(), t.bytes().any(|b| b.is_ascii_digit()), "{t:?}");
+            assert_eq!(
+                digits.is_some(),
+                t.bytes().any(|b| b.is_ascii_digit()),
+                "{t:?}"
+            );
             if let Some(d) = digits {
                 assert_eq!((d.first, d.last), {
                     let d = Digits::of(&t).expect("digits");
                     (d.first, d.last)
                 });
             }
-            assert_eq!(pre.0 & exact.0, exact.0, "{t:?}: prescan {pre:?} misses {exact:?}");
+            assert_eq!(
+                pre.0 & exact.0,
+                exact.0,
+                "{t:?}: prescan {pre:?} misses {exact:?}"
+            );
         }
     }
 
@@ -2123,14 +2545,73 @@ mod tests {
     #[test]
     fn ids_read_off_matches_agree_with_capture_groups() {
         const PIECES: &[&str] = &[
-            "order", "orders", "ORDER", "Orders", "purchase", "pedido", "bestellung", "bestellnummer",
-            "commande", "ordine", "ticket", "caso", "incidencia", "vorgang", "invoice", "factura",
-            "rechnung", "rechnungsnummer", "tracking", "sendungsnummer", "seguimiento", "account",
-            "acct", "konto", "cuenta", "kundennummer", "no", "no.", "No.", "nr", "nr.", "number",
-            "numero", "nummer", "id", "ID", "code", "nobody", "identity", "numbers", "#", ":", "##",
-            ": #", "-", "55120", "4411", "12", "A-77", "TK-123", "AB12345678", "PG7781204",
-            "abc", "ABC-55", "x-1", "55-", "-77", "X9", "0000000000", "12345678901234567890123",
-            "A-", "_", "(", ")", "é", "order_1", "1order",
+            "order",
+            "orders",
+            "ORDER",
+            "Orders",
+            "purchase",
+            "pedido",
+            "bestellung",
+            "bestellnummer",
+            "commande",
+            "ordine",
+            "ticket",
+            "caso",
+            "incidencia",
+            "vorgang",
+            "invoice",
+            "factura",
+            "rechnung",
+            "rechnungsnummer",
+            "tracking",
+            "sendungsnummer",
+            "seguimiento",
+            "account",
+            "acct",
+            "konto",
+            "cuenta",
+            "kundennummer",
+            "no",
+            "no.",
+            "No.",
+            "nr",
+            "nr.",
+            "number",
+            "numero",
+            "nummer",
+            "id",
+            "ID",
+            "code",
+            "nobody",
+            "identity",
+            "numbers",
+            "#",
+            ":",
+            "##",
+            ": #",
+            "-",
+            "55120",
+            "4411",
+            "12",
+            "A-77",
+            "TK-123",
+            "AB12345678",
+            "PG7781204",
+            "abc",
+            "ABC-55",
+            "x-1",
+            "55-",
+            "-77",
+            "X9",
+            "0000000000",
+            "12345678901234567890123",
+            "A-",
+            "_",
+            "(",
+            ")",
+            "é",
+            "order_1",
+            "1order",
         ];
         let seps = [" ", "", "  ", "\t", ":", "#", " #", "-", ".", ", "];
         let mut state = 0x1234_5678_9abc_def1u64;
@@ -2140,39 +2621,60 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let shapes: [(&Regex, [usize; 2], &dyn Fn(&str, usize, usize) -> Option<(usize, usize, bool)>); 5] = [
-            (&ORDER_ID, {
-                let [g, h] = *ORDER_G;
-                [g, h]
-            }, &|text: &str, s: usize, e: usize| {
-                let b = text.as_bytes();
-                if b[s].is_ascii_alphabetic() {
-                    ORDER_LABELLED.id(text, s).map(|(a, b)| (a, b, false))
-                } else {
-                    let h = if b[s] == b'#' { s } else { s + 1 };
-                    (b.get(h) == Some(&b'#')).then_some((h + 1, e, true))
-                }
-            }),
-            (&TICKET_ID, [TICKET_G[0], usize::MAX], &|text: &str, s: usize, _| {
-                TICKET_LABELLED.id(text, s).map(|(a, b)| (a, b, false))
-            }),
-            (&INVOICE_ID, [INVOICE_G[0], usize::MAX], &|text: &str, s: usize, _| {
-                INVOICE_LABELLED.id(text, s).map(|(a, b)| (a, b, false))
-            }),
-            (&TRACKING_ID, [TRACKING_G[0], usize::MAX], &|text: &str, s: usize, _| {
-                TRACKING_LABELLED.id(text, s).map(|(a, b)| (a, b, false))
-            }),
-            (&ACCOUNT_ID, {
-                let [g, g2] = *ACCOUNT_G;
-                [g, g2]
-            }, &|text: &str, s: usize, e: usize| {
-                let b = text.as_bytes();
-                if e - s >= 2 && b[s].is_ascii_uppercase() && b[s + 1] == b'-' {
-                    Some((s, e, false))
-                } else {
-                    ACCOUNT_LABELLED.id(text, s).map(|(a, b)| (a, b, true))
-                }
-            }),
+        #[allow(clippy::type_complexity)]
+        let shapes: [(
+            &Regex,
+            [usize; 2],
+            &dyn Fn(&str, usize, usize) -> Option<(usize, usize, bool)>,
+        ); 5] = [
+            (
+                &ORDER_ID,
+                {
+                    let [g, h] = *ORDER_G;
+                    [g, h]
+                },
+                &|text: &str, s: usize, e: usize| {
+                    let b = text.as_bytes();
+                    if b[s].is_ascii_alphabetic() {
+                        ORDER_LABELLED.id(text, s).map(|(a, b)| (a, b, false))
+                    } else {
+                        let h = if b[s] == b'#' { s } else { s + 1 };
+                        (b.get(h) == Some(&b'#')).then_some((h + 1, e, true))
+                    }
+                },
+            ),
+            (
+                &TICKET_ID,
+                [TICKET_G[0], usize::MAX],
+                &|text: &str, s: usize, _| TICKET_LABELLED.id(text, s).map(|(a, b)| (a, b, false)),
+            ),
+            (
+                &INVOICE_ID,
+                [INVOICE_G[0], usize::MAX],
+                &|text: &str, s: usize, _| INVOICE_LABELLED.id(text, s).map(|(a, b)| (a, b, false)),
+            ),
+            (
+                &TRACKING_ID,
+                [TRACKING_G[0], usize::MAX],
+                &|text: &str, s: usize, _| {
+                    TRACKING_LABELLED.id(text, s).map(|(a, b)| (a, b, false))
+                },
+            ),
+            (
+                &ACCOUNT_ID,
+                {
+                    let [g, g2] = *ACCOUNT_G;
+                    [g, g2]
+                },
+                &|text: &str, s: usize, e: usize| {
+                    let b = text.as_bytes();
+                    if e - s >= 2 && b[s].is_ascii_uppercase() && b[s + 1] == b'-' {
+                        Some((s, e, false))
+                    } else {
+                        ACCOUNT_LABELLED.id(text, s).map(|(a, b)| (a, b, true))
+                    }
+                },
+            ),
         ];
         let cases: usize = std::env::var("HANDOFF_PRESCAN_CASES")
             .ok()
@@ -2191,12 +2693,26 @@ mod tests {
                 let mut want = Vec::new();
                 let mut got = Vec::new();
                 let ascii = t.is_ascii();
-                each_id(re, &mut slow_locs, &t, Scope::ALL, false, *groups, |_, _| None, |id, second| {
-                    want.push((id.start(), id.end(), second))
-                });
-                each_id(re, &mut fast_locs, &t, Scope::ALL, ascii, *groups, |s, e| fast(&t, s, e), |id, second| {
-                    got.push((id.start(), id.end(), second))
-                });
+                each_id(
+                    re,
+                    &mut slow_locs,
+                    &t,
+                    Scope::ALL,
+                    false,
+                    *groups,
+                    |_, _| None,
+                    |id, second| want.push((id.start(), id.end(), second)),
+                );
+                each_id(
+                    re,
+                    &mut fast_locs,
+                    &t,
+                    Scope::ALL,
+                    ascii,
+                    *groups,
+                    |s, e| fast(&t, s, e),
+                    |id, second| got.push((id.start(), id.end(), second)),
+                );
                 assert_eq!(got, want, "{t:?} with {}", re.as_str());
                 compared += want.len();
             }

@@ -45,8 +45,8 @@ use crate::classify::{IntentClassifier, TrainConfig};
 use crate::policy::Policy;
 use crate::records::*;
 use entities::Entity;
-use rules::Rules;
 use regex::Regex;
+use rules::Rules;
 use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use template::Vars;
@@ -340,7 +340,10 @@ impl Builder {
         }
         vars.set("topic", topic.as_str());
         vars.set("intent", intent.name.as_str());
-        vars.set("sub_intent", intent.sub_intent.as_deref().unwrap_or_default());
+        vars.set(
+            "sub_intent",
+            intent.sub_intent.as_deref().unwrap_or_default(),
+        );
         vars.set("reasons", reasons.as_str());
         vars.set("channel", channel_phrase(&signal.channel));
         let account_note = account_note(contact, &self.policy.priority);
@@ -1186,10 +1189,12 @@ fn without_greeting(s: &str) -> &str {
     let head = &s.as_bytes()[..s.len().min(16)];
     if head.is_ascii() {
         // Every greeting starts with one of these letters.
-        if !head
-            .first()
-            .is_some_and(|c| matches!(c.to_ascii_lowercase(), b'h' | b'd' | b'g' | b'b' | b'o' | b't'))
-        {
+        if !head.first().is_some_and(|c| {
+            matches!(
+                c.to_ascii_lowercase(),
+                b'h' | b'd' | b'g' | b'b' | b'o' | b't'
+            )
+        }) {
             return s;
         }
         for g in GREETINGS {

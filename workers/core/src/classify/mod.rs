@@ -101,7 +101,8 @@ impl Sink for Packed {
             self.items.push(bigram << 2 | BIGRAM as u32);
             sum += b * b;
         }
-        self.items.extend(grams.iter().map(|&g| g << 2 | CHAR as u32));
+        self.items
+            .extend(grams.iter().map(|&g| g << 2 | CHAR as u32));
         for _ in grams {
             sum += c * c;
         }
@@ -403,7 +404,7 @@ mod kernel {
         item: impl Fn(usize) -> (usize, f32),
         acc: &mut [f32],
     ) {
-        if acc.len() % 16 == 0 && std::arch::is_x86_feature_detected!("avx512f") {
+        if acc.len().is_multiple_of(16) && std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F; rows are in bounds (the caller's contract).
             unsafe { x86::score_avx512(weights, n, &item, acc) }
         } else if std::arch::is_x86_feature_detected!("avx") {
@@ -686,7 +687,10 @@ mod tests {
             let items: Vec<(usize, f32)> = (0..500)
                 .map(|_| {
                     let col = (next() % columns as u64) as usize;
-                    (col * stride, [1.0f32, 0.8, 0.35][(next() % 3) as usize] / 3.7)
+                    (
+                        col * stride,
+                        [1.0f32, 0.8, 0.35][(next() % 3) as usize] / 3.7,
+                    )
                 })
                 .collect();
             let bias: Vec<f32> = (0..stride).map(|i| i as f32 * 0.013 - 0.1).collect();
