@@ -1,10 +1,10 @@
 // End-to-end test of the operator console in headless Chromium against the running stack.
 //
 // It starts its own four workers and console (unique topic and group prefixes, its own
-// database, its own operators), plays sample 01 (a contact asking for a person) with its
-// timestamps moved to now, and then, as operator Sam of billing, in the browser: sees the
-// handoff in the queue with its badge, opens the package, claims it and resumes the agent with
-// a note, keyboard first. It checks the queue and badge after each step, the audit rows in
+// database, its own operators), plays samples 01 and 02 (both escalate to billing) with their
+// timestamps moved to now, and then, as operator Sam of billing, in the browser: sees both
+// handoffs in the queue with the badge, opens 01's package, claims it, sends the edited draft
+// reply and resumes the agent with a note, keyboard first. It checks the queue and badge after each step, the audit rows in
 // Postgres and the AgentControl record with the note on agent.control, and saves a screenshot
 // of the queue to docs/console-queue.png.
 //
@@ -120,12 +120,19 @@ try {
   });
   log("console and workers up");
 
-  // Sample 01 up to the escalating turn, moved to now (the claim-by deadline is then real).
-  const lines = fs.readFileSync(path.join(ROOT, "infra/samples/01-refund-ask-for-person.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  const events = lines.filter((r) => r.type === "event").slice(0, 5);
-  const shift = Date.now() - 60_000 - Date.parse(events.at(-1).occurred_at);
-  for (const e of events) e.occurred_at = new Date(Date.parse(e.occurred_at) + shift).toISOString();
-  const input = path.join(work, "s01.jsonl");
+  // Samples 01 (a contact asks for a person) and 02 (the agent calls transfer_to_human), both
+  // billing, up to their escalating turns, moved to now (so the claim-by deadlines are real).
+  const sample = (file, lastEvent, endsAgoMs) => {
+    const records = fs.readFileSync(path.join(ROOT, "infra/samples", file), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const events = records.filter((r) => r.type === "event");
+    const upTo = events.slice(0, events.findIndex((e) => e.event_id === lastEvent) + 1);
+    assert.ok(upTo.length > 0, `${lastEvent} in ${file}`);
+    const shift = Date.now() - endsAgoMs - Date.parse(upTo.at(-1).occurred_at);
+    for (const e of upTo) e.occurred_at = new Date(Date.parse(e.occurred_at) + shift).toISOString();
+    return upTo;
+  };
+  const input = path.join(work, "samples.jsonl");
+  const events = [...sample("01-refund-ask-for-person.jsonl", "s01-5", 60_000), ...sample("02-refund-over-limit-tool-call.jsonl", "s02-4", 30_000)];
   fs.writeFileSync(input, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
   execFileSync(path.join(BIN, "handoff"), ["produce", "--input", input], { env, stdio: "inherit" });
 
@@ -146,11 +153,18 @@ try {
   await page.locator("#whoami").filter({ hasText: "Sam (u-3, billing)" }).waitFor();
   assert.equal(await page.locator("#team-filter").inputValue(), "billing", "the queue opens on the operator's team");
 
-  // The escalation reaches the queue and the badge.
+  // The escalations reach the queue, newest first, and the badge.
   const row = page.locator('#queue tbody tr[data-conversation-id="s01"]');
+  const other = page.locator('#queue tbody tr[data-conversation-id="s02"]');
   await row.waitFor({ timeout: 120_000 });
-  log("s01 is in the queue");
-  await eventually("the badge to show 1", async () => (await page.locator("#badge").textContent()) === "1", 10_000);
+  await other.waitFor({ timeout: 60_000 });
+  log("s01 and s02 are in the queue");
+  await eventually("the badge to show 2", async () => (await page.locator("#badge").textContent()) === "2", 10_000);
+  // Newest first: by the time of the decision (the two conversations sit on different
+  // partitions, so which one the detector decides first is not fixed).
+  const newestFirst = psql(dbUrl, "SELECT conversation_id FROM handoffs ORDER BY created_at DESC").split("\n");
+  assert.deepEqual(await page.locator("#queue tbody tr").evaluateAll((trs) => trs.map((t) => t.dataset.conversationId)), newestFirst);
+  assert.match(await other.innerText(), /Agent asked for a transfer \(transfer_to_human\)/);
   const rowText = await row.innerText();
   assert.match(rowText, /Asked for a person/, rowText);
   assert.match(rowText, /normal|high|urgent|low/i, rowText);
@@ -187,8 +201,14 @@ try {
   await page.keyboard.press("Enter");
   await page.locator('#queue tbody tr[data-conversation-id="s01"][data-state="claimed"]').waitFor({ timeout: 60_000 });
   log("claimed");
-  assert.equal(await page.locator("#badge").textContent(), "1", "a claimed handoff is still open");
+  assert.equal(await page.locator("#badge").textContent(), "2", "a claimed handoff is still open");
   assert.match(await row.innerText(), /claimed by u-3/);
+
+  // Edit the draft reply and send it as an operator turn.
+  await page.locator("#send-reply:not([disabled])").waitFor();
+  await page.locator("#draft").fill("Hi Olivia, this is Sam from billing: I am checking order 55207 with our payment provider now.");
+  await page.locator("#send-reply").click();
+  await page.locator("#toast").filter({ hasText: "Reply sent" }).waitFor({ timeout: 20_000 });
 
   // Resume with a note and "send a follow-up now"; the modal warns outside working hours.
   const wh = await (await fetch(`${base}/api/working-hours`, { headers: { authorization: `Bearer ${SAM.token}` } })).json();
@@ -202,7 +222,8 @@ try {
   if (!wh.open_now) assert.match(await page.locator("#modal-warning").innerText(), /follow-up will be skipped/);
   await page.locator("#modal-note").press("Enter");
   await row.waitFor({ state: "detached", timeout: 60_000 });
-  await eventually("the badge to drop to 0", async () => (await page.locator("#badge").textContent()) === "0", 10_000);
+  await eventually("the badge to drop to 1", async () => (await page.locator("#badge").textContent()) === "1", 10_000);
+  assert.ok(await other.isVisible(), "s02 is still waiting");
   log("resumed: the row left the queue and the badge dropped");
   await page.locator('#history tr[data-transition="resumed"]').filter({ hasText: "Sam" }).waitFor({ timeout: 10_000 });
   assert.match(await page.locator("#detail-state").innerText(), /returned to agent/);

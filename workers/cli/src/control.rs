@@ -21,7 +21,10 @@ pub async fn controls(
     let group = format!("handoff-cli-{}", uuid::Uuid::new_v4());
     let mut config = kafka::consumer_config(&settings.kafka, &group);
     config
-        .set("auto.offset.reset", if from_beginning { "earliest" } else { "latest" })
+        .set(
+            "auto.offset.reset",
+            if from_beginning { "earliest" } else { "latest" },
+        )
         .set("enable.auto.commit", "false");
     let consumer: StreamConsumer = config.create()?;
     consumer.subscribe(&[settings.topics().control().as_str()])?;
@@ -50,7 +53,12 @@ pub async fn controls(
                 }
             }
             Ok(_) => {}
-            Err(e) => eprintln!("skipping {}[{}]@{}: {e}", msg.topic(), msg.partition(), msg.offset()),
+            Err(e) => eprintln!(
+                "skipping {}[{}]@{}: {e}",
+                msg.topic(),
+                msg.partition(),
+                msg.offset()
+            ),
         }
     }
 }

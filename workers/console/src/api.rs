@@ -37,7 +37,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/counts", get(counts))
         .route("/api/handoffs/{handoff_id}", get(handoff))
         .route("/api/handoffs/{handoff_id}/commands", post(command))
-        .route("/api/handoffs/{handoff_id}/commands/{command_id}", get(command_status))
+        .route(
+            "/api/handoffs/{handoff_id}/commands/{command_id}",
+            get(command_status),
+        )
         .route("/api/handoffs/{handoff_id}/messages", post(message))
         .with_state(state)
 }
@@ -86,7 +89,10 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
-        ApiError::BadRequest(format!("the request body is not the expected JSON: {}", e.body_text()))
+        ApiError::BadRequest(format!(
+            "the request body is not the expected JSON: {}",
+            e.body_text()
+        ))
     }
 }
 
@@ -106,11 +112,16 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
-        let mut response = (status, Json(json!({"error": code, "message": self.to_string()}))).into_response();
+        let mut response = (
+            status,
+            Json(json!({"error": code, "message": self.to_string()})),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"handoff console\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"handoff console\""),
+            );
         }
         response
     }
@@ -126,8 +137,14 @@ pub struct Authed(pub Identity);
 impl FromRequestParts<Arc<AppState>> for Authed {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         Ok(Authed(state.operators.authenticate(header)?))
     }
 }
@@ -180,27 +197,50 @@ pub struct TeamFilter {
 
 impl TeamFilter {
     fn team(&self) -> Option<&str> {
-        self.team.as_deref().map(str::trim).filter(|t| !t.is_empty() && *t != "all")
+        self.team
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != "all")
     }
 }
 
 /// The reason in words, with what matched when that helps ("Compliance request (unsubscribe)").
-pub fn reason_text(policy: &Policy, kind: Option<&str>, label: Option<&str>, evidence: Option<&str>) -> String {
+pub fn reason_text(
+    policy: &Policy,
+    kind: Option<&str>,
+    label: Option<&str>,
+    evidence: Option<&str>,
+) -> String {
     let label = label.unwrap_or("Unknown reason").to_string();
     let evidence = evidence.unwrap_or_default().to_lowercase();
     let matched = match kind {
         Some("keyword") => {
             let k = &policy.rules.keyword;
-            let mut words: Vec<&String> = k.keywords.iter().chain(k.tenants.values().flat_map(|t| t.keywords.iter())).collect();
+            let mut words: Vec<&String> = k
+                .keywords
+                .iter()
+                .chain(k.tenants.values().flat_map(|t| t.keywords.iter()))
+                .collect();
             // The longest first: "delete my data" rather than a shorter keyword inside it.
             words.sort_by_key(|w| std::cmp::Reverse(w.len()));
             words
                 .into_iter()
                 .find(|w| evidence.contains(&w.to_lowercase()))
                 .cloned()
-                .or_else(|| k.exact.iter().find(|w| evidence.trim() == w.to_lowercase()).cloned())
+                .or_else(|| {
+                    k.exact
+                        .iter()
+                        .find(|w| evidence.trim() == w.to_lowercase())
+                        .cloned()
+                })
         }
-        Some("tool_call") => policy.rules.tool_call.names.iter().find(|n| evidence.contains(&n.to_lowercase())).cloned(),
+        Some("tool_call") => policy
+            .rules
+            .tool_call
+            .names
+            .iter()
+            .find(|n| evidence.contains(&n.to_lowercase()))
+            .cloned(),
         _ => None,
     };
     match matched {
@@ -227,7 +267,12 @@ async fn queue(
     let items: Vec<QueueItem> = rows
         .into_iter()
         .map(|row| QueueItem {
-            reason_text: reason_text(&state.policy, row.primary_reason.as_deref(), row.reason.as_deref(), row.reason_evidence.as_deref()),
+            reason_text: reason_text(
+                &state.policy,
+                row.primary_reason.as_deref(),
+                row.reason.as_deref(),
+                row.reason_evidence.as_deref(),
+            ),
             mine: row.team.as_deref() == Some(who.team.as_str()),
             row,
         })
@@ -285,7 +330,12 @@ async fn handoff(
         .and_then(|r| r.get(0))
         .and_then(|r| r.get("evidence_text"))
         .and_then(Json_::as_str);
-    let reason = reason_text(&state.policy, row.primary_reason.as_deref(), row.reason.as_deref(), primary_evidence);
+    let reason = reason_text(
+        &state.policy,
+        row.primary_reason.as_deref(),
+        row.reason.as_deref(),
+        primary_evidence,
+    );
     Ok(Json(json!({
         "handoff": row,
         "reason_text": reason,
@@ -340,7 +390,10 @@ pub struct CommandRequest {
 }
 
 fn non_empty(s: &Option<String>) -> Option<String> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 async fn command(
@@ -368,7 +421,9 @@ async fn command(
     let mut target_team = None;
     match action {
         CommandAction::TakeOver if note.is_none() => {
-            return Err(ApiError::BadRequest("take_over needs a reason in note".into()))
+            return Err(ApiError::BadRequest(
+                "take_over needs a reason in note".into(),
+            ))
         }
         CommandAction::Resume if note.is_none() => {
             return Err(ApiError::BadRequest(
@@ -385,7 +440,9 @@ async fn command(
                 )));
             }
             if row.team.as_deref() == Some(team.as_str()) {
-                return Err(ApiError::BadRequest(format!("the handoff is already with team {team}")));
+                return Err(ApiError::BadRequest(format!(
+                    "the handoff is already with team {team}"
+                )));
             }
             target_team = Some(team);
         }
@@ -407,7 +464,8 @@ async fn command(
             _ => None,
         },
     };
-    validate::command(&command, now, &DEFAULT_LIMITS).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    validate::command(&command, now, &DEFAULT_LIMITS)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let command_id = command.command_id.clone();
     state
         .publisher
@@ -440,7 +498,9 @@ async fn command_status(
         Some(o) if o.accepted == Some(true) => "accepted",
         Some(_) => "rejected",
     };
-    Ok(Json(json!({"command_id": command_id, "status": status, "outcome": outcome})))
+    Ok(Json(
+        json!({"command_id": command_id, "status": status, "outcome": outcome}),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -465,11 +525,20 @@ async fn message(
     check_ownership(&who, &handoff_id, row.team.as_deref())?;
     let package = store::payload(&state.pool, &handoff_id).await?;
     let context = package.as_ref().and_then(|p| p.get("context"));
-    let channel = context.and_then(|c| c.get("channel")).and_then(Json_::as_str).unwrap_or_default();
-    let language = context.and_then(|c| c.get("language")).and_then(Json_::as_str);
+    let channel = context
+        .and_then(|c| c.get("channel"))
+        .and_then(Json_::as_str)
+        .unwrap_or_default();
+    let language = context
+        .and_then(|c| c.get("language"))
+        .and_then(Json_::as_str);
     let now = Utc::now();
     let event = ConversationEvent {
-        event_id: format!("{}-console-{}", row.conversation_id, uuid::Uuid::new_v4().simple()),
+        event_id: format!(
+            "{}-console-{}",
+            row.conversation_id,
+            uuid::Uuid::new_v4().simple()
+        ),
         conversation_id: row.conversation_id.clone(),
         tenant_id: row.tenant_id.clone().unwrap_or_default(),
         occurred_at: now,
@@ -487,7 +556,8 @@ async fn message(
             ("source".to_string(), "console".to_string()),
         ]),
     };
-    validate::event(&event, now, &DEFAULT_LIMITS).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    validate::event(&event, now, &DEFAULT_LIMITS)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let event_id = event.event_id.clone();
     state
         .publisher
@@ -495,7 +565,10 @@ async fn message(
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     tracing::info!(operator = %who.id, %handoff_id, %event_id, "operator message published");
-    Ok((StatusCode::ACCEPTED, Json(json!({"event_id": event_id, "handoff_id": handoff_id}))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"event_id": event_id, "handoff_id": handoff_id})),
+    ))
 }
 
 #[cfg(test)]
@@ -506,18 +579,41 @@ mod tests {
     fn reasons_in_words_name_what_matched() {
         let p = Policy::builtin();
         assert_eq!(
-            reason_text(&p, Some("keyword"), Some("Compliance request"), Some("Please unsubscribe both addresses and delete my data")),
+            reason_text(
+                &p,
+                Some("keyword"),
+                Some("Compliance request"),
+                Some("Please unsubscribe both addresses and delete my data")
+            ),
             "Compliance request (delete my data)"
         );
         assert_eq!(
-            reason_text(&p, Some("keyword"), Some("Compliance request"), Some("Unsubscribe me")),
+            reason_text(
+                &p,
+                Some("keyword"),
+                Some("Compliance request"),
+                Some("Unsubscribe me")
+            ),
             "Compliance request (unsubscribe)"
         );
         assert_eq!(
-            reason_text(&p, Some("tool_call"), Some("Agent asked for a transfer"), Some("transfer_to_human {\"reason\":\"x\"}")),
+            reason_text(
+                &p,
+                Some("tool_call"),
+                Some("Agent asked for a transfer"),
+                Some("transfer_to_human {\"reason\":\"x\"}")
+            ),
             "Agent asked for a transfer (transfer_to_human)"
         );
-        assert_eq!(reason_text(&p, Some("sentiment"), Some("Contact increasingly upset"), Some("awful")), "Contact increasingly upset");
+        assert_eq!(
+            reason_text(
+                &p,
+                Some("sentiment"),
+                Some("Contact increasingly upset"),
+                Some("awful")
+            ),
+            "Contact increasingly upset"
+        );
         assert_eq!(crate_label("something_new"), "Something new");
     }
 
@@ -530,6 +626,9 @@ mod tests {
         let saturday = Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap();
         assert_eq!(working_hours_json(&p, friday)["open_now"], true);
         assert_eq!(working_hours_json(&p, saturday)["open_now"], false);
-        assert!(working_hours_json(&p, saturday)["description"].as_str().unwrap().contains("Europe/Madrid"));
+        assert!(working_hours_json(&p, saturday)["description"]
+            .as_str()
+            .unwrap()
+            .contains("Europe/Madrid"));
     }
 }

@@ -73,23 +73,36 @@ impl Operators {
         let mut out: Vec<([u8; 32], Identity)> = Vec::with_capacity(entries.len());
         for e in entries {
             if e.id.trim().is_empty() || e.team.trim().is_empty() {
-                return Err(OperatorsError(format!("operator {:?}: id and team are required", e.id)));
+                return Err(OperatorsError(format!(
+                    "operator {:?}: id and team are required",
+                    e.id
+                )));
             }
             if e.token.expose_secret().len() < 16 {
-                return Err(OperatorsError(format!("operator {}: the token must be at least 16 characters", e.id)));
+                return Err(OperatorsError(format!(
+                    "operator {}: the token must be at least 16 characters",
+                    e.id
+                )));
             }
             let d = digest(e.token.expose_secret());
             if out.iter().any(|(_, i)| i.id == e.id) {
                 return Err(OperatorsError(format!("operator {} is listed twice", e.id)));
             }
             if out.iter().any(|(other, _)| constant_time_eq(other, &d)) {
-                return Err(OperatorsError(format!("operator {} shares a token with another operator", e.id)));
+                return Err(OperatorsError(format!(
+                    "operator {} shares a token with another operator",
+                    e.id
+                )));
             }
             out.push((
                 d,
                 Identity {
                     id: e.id.clone(),
-                    name: if e.name.trim().is_empty() { e.id.clone() } else { e.name.clone() },
+                    name: if e.name.trim().is_empty() {
+                        e.id.clone()
+                    } else {
+                        e.name.clone()
+                    },
                     team: e.team.clone(),
                 },
             ));
@@ -108,7 +121,10 @@ impl Operators {
     /// The operator an `Authorization` header value names.
     pub fn authenticate(&self, header: Option<&str>) -> Result<Identity, AuthError> {
         let token = header
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
@@ -125,7 +141,11 @@ impl Operators {
 }
 
 /// Whether `who` may act on a handoff routed to `owner` (`None`: not routed yet).
-pub fn check_ownership(who: &Identity, handoff_id: &str, owner: Option<&str>) -> Result<(), OwnershipError> {
+pub fn check_ownership(
+    who: &Identity,
+    handoff_id: &str,
+    owner: Option<&str>,
+) -> Result<(), OwnershipError> {
     match owner {
         Some(team) if team == who.team => Ok(()),
         Some(team) => Err(OwnershipError::OtherTeam {
@@ -165,7 +185,9 @@ mod tests {
     #[test]
     fn a_known_bearer_token_names_its_operator() {
         let ops = operators();
-        let who = ops.authenticate(Some("Bearer mia-token-0123456789")).unwrap();
+        let who = ops
+            .authenticate(Some("Bearer mia-token-0123456789"))
+            .unwrap();
         assert_eq!((who.id.as_str(), who.team.as_str()), ("u-7", "general"));
         assert_eq!(who.operator().name, "name of u-7");
     }
@@ -175,23 +197,40 @@ mod tests {
         let ops = operators();
         assert_eq!(ops.authenticate(None), Err(AuthError::Missing));
         assert_eq!(ops.authenticate(Some("")), Err(AuthError::Missing));
-        assert_eq!(ops.authenticate(Some("Basic dTpw")), Err(AuthError::Missing));
+        assert_eq!(
+            ops.authenticate(Some("Basic dTpw")),
+            Err(AuthError::Missing)
+        );
         assert_eq!(ops.authenticate(Some("Bearer ")), Err(AuthError::Missing));
-        assert_eq!(ops.authenticate(Some("Bearer sam-token-012345678")), Err(AuthError::Unknown));
-        assert_eq!(ops.authenticate(Some("sam-token-0123456789")), Err(AuthError::Missing));
+        assert_eq!(
+            ops.authenticate(Some("Bearer sam-token-012345678")),
+            Err(AuthError::Unknown)
+        );
+        assert_eq!(
+            ops.authenticate(Some("sam-token-0123456789")),
+            Err(AuthError::Missing)
+        );
     }
 
     #[test]
     fn bad_operator_lists_are_refused() {
-        let short = Operators::new(&[entry("u-1", "billing", "short")]).err().unwrap();
+        let short = Operators::new(&[entry("u-1", "billing", "short")])
+            .err()
+            .unwrap();
         assert!(short.to_string().contains("16 characters"), "{short}");
-        let dup = Operators::new(&[entry("u-1", "billing", "aaaaaaaaaaaaaaaa1"), entry("u-1", "general", "aaaaaaaaaaaaaaaa2")])
-            .err()
-            .unwrap();
+        let dup = Operators::new(&[
+            entry("u-1", "billing", "aaaaaaaaaaaaaaaa1"),
+            entry("u-1", "general", "aaaaaaaaaaaaaaaa2"),
+        ])
+        .err()
+        .unwrap();
         assert!(dup.to_string().contains("twice"), "{dup}");
-        let shared = Operators::new(&[entry("u-1", "billing", "aaaaaaaaaaaaaaaa1"), entry("u-2", "general", "aaaaaaaaaaaaaaaa1")])
-            .err()
-            .unwrap();
+        let shared = Operators::new(&[
+            entry("u-1", "billing", "aaaaaaaaaaaaaaaa1"),
+            entry("u-2", "general", "aaaaaaaaaaaaaaaa1"),
+        ])
+        .err()
+        .unwrap();
         assert!(shared.to_string().contains("shares a token"), "{shared}");
         assert!(Operators::new(&[entry("u-1", "", "aaaaaaaaaaaaaaaa1")]).is_err());
     }
@@ -199,10 +238,18 @@ mod tests {
     #[test]
     fn operators_act_only_on_their_teams_handoffs() {
         let ops = operators();
-        let sam = ops.authenticate(Some("Bearer sam-token-0123456789")).unwrap();
+        let sam = ops
+            .authenticate(Some("Bearer sam-token-0123456789"))
+            .unwrap();
         assert_eq!(check_ownership(&sam, "h1", Some("billing")), Ok(()));
         let err = check_ownership(&sam, "h1", Some("fraud")).unwrap_err();
-        assert_eq!(err.to_string(), "handoff h1 belongs to team fraud; operator u-3 is in team billing");
-        assert!(matches!(check_ownership(&sam, "h1", None), Err(OwnershipError::Unrouted { .. })));
+        assert_eq!(
+            err.to_string(),
+            "handoff h1 belongs to team fraud; operator u-3 is in team billing"
+        );
+        assert!(matches!(
+            check_ownership(&sam, "h1", None),
+            Err(OwnershipError::Unrouted { .. })
+        ));
     }
 }

@@ -63,7 +63,8 @@ impl ConsoleSettings {
         if let Some(path) = file.map(Path::to_path_buf).or(from_env) {
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed("HANDOFF_CONSOLE__").map(|k| format!("console.{k}").into()));
+        figment = figment
+            .merge(Env::prefixed("HANDOFF_CONSOLE__").map(|k| format!("console.{k}").into()));
         let mut settings: ConsoleSettings = figment
             .focus("console")
             .extract()
@@ -72,16 +73,19 @@ impl ConsoleSettings {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 ConsoleConfigError(format!("console.operators_file {}: {e}", path.display()))
             })?;
-            let parsed: OperatorsFile = toml_from_str(&text)
-                .map_err(|e| ConsoleConfigError(format!("console.operators_file {}: {e}", path.display())))?;
+            let parsed: OperatorsFile = toml_from_str(&text).map_err(|e| {
+                ConsoleConfigError(format!("console.operators_file {}: {e}", path.display()))
+            })?;
             settings.operators.extend(parsed.operators);
         }
         Ok(settings)
     }
 }
 
-fn toml_from_str(text: &str) -> Result<OperatorsFile, figment::Error> {
-    Figment::from(Toml::string(text)).extract()
+fn toml_from_str(text: &str) -> Result<OperatorsFile, String> {
+    Figment::from(Toml::string(text))
+        .extract()
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -117,7 +121,10 @@ mod tests {
             let ids: Vec<_> = s.operators.iter().map(|o| o.id.as_str()).collect();
             assert_eq!(ids, ["u-3", "u-7"]);
             let debug = format!("{s:?}");
-            assert!(!debug.contains("sam-secret-token") && !debug.contains("mia-secret-token"), "{debug}");
+            assert!(
+                !debug.contains("sam-secret-token") && !debug.contains("mia-secret-token"),
+                "{debug}"
+            );
             Ok(())
         });
     }

@@ -42,11 +42,9 @@ pub struct AppState {
 /// A pool that connects on first use, so the console starts (and serves its page) while the
 /// database is still coming up; requests answer 503 until it is there.
 pub fn lazy_pool(settings: &Settings) -> anyhow::Result<PgPool> {
-    let url = settings
-        .database
-        .url
-        .as_ref()
-        .context("database.url (HANDOFF_DATABASE__URL) is required: the console reads the audit store")?;
+    let url = settings.database.url.as_ref().context(
+        "database.url (HANDOFF_DATABASE__URL) is required: the console reads the audit store",
+    )?;
     PgPoolOptions::new()
         .max_connections(settings.database.max_connections.max(1))
         .acquire_timeout(Duration::from_secs(5))

@@ -28,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
     let file = config_arg()?;
     let settings = Settings::load(file.as_deref())?;
     let console = ConsoleSettings::load(file.as_deref())?;
-    let _telemetry = telemetry::init_worker("console", &settings.telemetry).context("starting telemetry")?;
+    let _telemetry =
+        telemetry::init_worker("console", &settings.telemetry).context("starting telemetry")?;
     handoff_console::run(settings, console, telemetry::shutdown_signal()).await
 }

@@ -63,7 +63,12 @@ impl KafkaPublisher {
             let bytes = self.rt.encode(&out).await.map_err(|e| err(e.to_string()))?;
             let delivery = self
                 .rt
-                .send(&out.topic, Some(out.key.as_bytes()), bytes.as_deref(), OwnedHeaders::new())
+                .send(
+                    &out.topic,
+                    Some(out.key.as_bytes()),
+                    bytes.as_deref(),
+                    OwnedHeaders::new(),
+                )
                 .await
                 .map_err(|e| err(e.to_string()))?;
             match delivery.await {
@@ -74,7 +79,12 @@ impl KafkaPublisher {
         };
         tokio::time::timeout(PUBLISH_TIMEOUT, send)
             .await
-            .map_err(|_| err(format!("no acknowledgement within {}s", PUBLISH_TIMEOUT.as_secs())))?
+            .map_err(|_| {
+                err(format!(
+                    "no acknowledgement within {}s",
+                    PUBLISH_TIMEOUT.as_secs()
+                ))
+            })?
     }
 }
 

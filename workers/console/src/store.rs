@@ -186,5 +186,8 @@ pub async fn command_outcome(
 
 /// Whether the auditor has created the schema yet (the console does not migrate).
 pub async fn ready(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM needs_attention LIMIT 0").execute(pool).await.map(|_| ())
+    sqlx::query("SELECT 1 FROM needs_attention LIMIT 0")
+        .execute(pool)
+        .await
+        .map(|_| ())
 }
