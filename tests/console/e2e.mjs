@@ -4,7 +4,7 @@
 // database, its own operators), plays samples 01 and 02 (both escalate to billing) with their
 // timestamps moved to now, and then, as operator Sam of billing, in the browser: sees both
 // handoffs in the queue with the badge, opens 01's package, claims it, sends the edited draft
-// reply and resumes the agent with a note, keyboard first. It checks the queue and badge after each step, the audit rows in
+// reply and resumes the agent with a note, then reassigns 02 to technical, keyboard first. It checks the queue and badge after each step, the audit rows in
 // Postgres and the AgentControl record with the note on agent.control, and saves a screenshot
 // of the queue to docs/console-queue.png.
 //
@@ -137,14 +137,17 @@ try {
   execFileSync(path.join(BIN, "handoff"), ["produce", "--input", input], { env, stdio: "inherit" });
 
   // ---- the browser --------------------------------------------------------------------------
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "console-e2e-chromium-"));
+  const profile = path.join(work, "chromium-profile"); // a fresh profile, removed with the rest
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, viewport: { width: 1440, height: 900 },
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   const page = browser.pages()[0] || await browser.newPage();
-  page.on("pageerror", (e) => { console.error("page error:", e.message); });
+  // Script errors and CSP violations fail the test.
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error" && !/status of (401|403)/.test(m.text())) pageErrors.push(m.text()); });
   await page.goto(base + "/");
 
   // Sign in, keyboard only.
@@ -228,10 +231,27 @@ try {
   await page.locator('#history tr[data-transition="resumed"]').filter({ hasText: "Sam" }).waitFor({ timeout: 10_000 });
   assert.match(await page.locator("#detail-state").innerText(), /returned to agent/);
 
+  // Reassign s02 to technical: pick the team in the modal, note, Enter. It leaves billing's
+  // queue once re-routed.
+  await other.click();
+  await page.locator("#detail-summary").filter({ hasText: "Jonas" }).waitFor();
+  await page.locator("body").click({ position: { x: 5, y: 880 } });
+  await page.keyboard.press("a");
+  await page.locator("#modal[open]").waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.id), "modal-note");
+  await page.locator("#modal-team").selectOption("technical");
+  await page.locator("#modal-note").fill("Refund blocked by a payment-gateway error: technical first.");
+  await page.locator("#modal-note").press("Enter");
+  await other.waitFor({ state: "detached", timeout: 60_000 });
+  await eventually("the badge to drop to 0", async () => (await page.locator("#badge").textContent()) === "0", 10_000);
+  await eventually("s02 routed to technical", async () => psql(dbUrl, "SELECT team FROM handoffs WHERE conversation_id = 's02'") === "technical", 30_000);
+  log("reassigned s02 to technical; billing's queue is empty");
+
   // ---- the audit store ------------------------------------------------------------------------
   assert.equal(psql(dbUrl, `SELECT state, claimed_by FROM handoffs WHERE handoff_id = '${handoffId}'`), "returned_to_agent|u-3");
-  const history = psql(dbUrl, `SELECT action, operator_id, operator_name, operator_team, accepted, note FROM operator_history WHERE conversation_id = 's01' ORDER BY occurred_at`).split("\n");
-  assert.deepEqual(history, [`claimed|u-3|Sam|billing|t|${NOTE_CLAIM}`, `resumed|u-3|Sam|billing|t|${NOTE_RESUME}`]);
+  const history = psql(dbUrl, `SELECT conversation_id, action, operator_id, operator_name, operator_team, accepted, note FROM operator_history ORDER BY occurred_at`).split("\n");
+  assert.deepEqual(history, [`s01|claimed|u-3|Sam|billing|t|${NOTE_CLAIM}`, `s01|resumed|u-3|Sam|billing|t|${NOTE_RESUME}`,
+    "s02|reassigned|u-3|Sam|billing|t|Refund blocked by a payment-gateway error: technical first."]);
   const commands = psql(dbUrl, `SELECT transition, actor, detail->>'send_follow_up_now' FROM handoff_events WHERE kind = 'command' AND conversation_id = 's01' ORDER BY occurred_at`).split("\n");
   assert.deepEqual(commands, ["claim|operator:u-3|false", "resume|operator:u-3|true"]);
   log("audit rows as expected");
@@ -247,6 +267,7 @@ try {
   assert.equal(Boolean(resume.follow_up_skipped_reason), !wh.open_now, JSON.stringify(resume));
   log("AgentControl resume carries the note");
 
+  assert.deepEqual(pageErrors, [], "no script errors or CSP violations in the page");
   ok = true;
   log("PASS");
 } catch (e) {

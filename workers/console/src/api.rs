@@ -157,6 +157,13 @@ async fn page() -> impl IntoResponse {
             (header::CACHE_CONTROL, "no-store"),
             (header::X_FRAME_OPTIONS, "DENY"),
             (header::REFERRER_POLICY, "no-referrer"),
+            // Everything is inline in the one file; nothing loads from elsewhere.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+                 connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; \
+                 frame-ancestors 'none'",
+            ),
         ],
         Html(PAGE),
     )

@@ -2,9 +2,10 @@
 //! variables (the shared `kafka`, `registry`, `database`, `policy` and `telemetry` sections are
 //! the workers' [`handoff_runtime::Settings`]).
 //!
-//! Operators come from `console.operators` (the settings file) and/or `console.operators_file`
-//! (`HANDOFF_CONSOLE__OPERATORS_FILE`, a TOML file of `[[operators]]`), so tokens can live in a
-//! secret store's mounted file rather than in the main configuration. Tokens are
+//! Operators come from `console.operators` (the settings file, or `HANDOFF_CONSOLE__OPERATORS`
+//! as an inline array `[{id="u-3", name="Sam", team="billing", token="..."}]`) and/or
+//! `console.operators_file` (`HANDOFF_CONSOLE__OPERATORS_FILE`, a TOML file of `[[operators]]`),
+//! so tokens can live in a secret store's mounted file rather than in the main configuration. Tokens are
 //! [`SecretString`]s: they never print.
 
 use figment::providers::{Env, Format, Toml};
@@ -125,6 +126,20 @@ mod tests {
                 !debug.contains("sam-secret-token") && !debug.contains("mia-secret-token"),
                 "{debug}"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn operators_from_one_environment_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "HANDOFF_CONSOLE__OPERATORS",
+                r#"[{id="u-3", name="Sam", team="billing", token="sam-secret-token"}]"#,
+            );
+            let s = ConsoleSettings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.operators.len(), 1);
+            assert_eq!(s.operators[0].team, "billing");
             Ok(())
         });
     }

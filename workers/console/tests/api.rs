@@ -206,6 +206,21 @@ async fn unauthenticated_requests_get_401_and_publish_nothing() {
     // The page and the health check need no token.
     let (status, health) = call(&h.app, "GET", "/api/health", None, None).await;
     assert_eq!((status, health), (StatusCode::OK, json!({"ok": true})));
+    let page = h
+        .app
+        .clone()
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    let html = page.into_body().collect().await.unwrap().to_bytes();
+    assert!(std::str::from_utf8(&html)
+        .unwrap()
+        .contains("<title>Handoff console</title>"));
 }
 
 #[tokio::test]
