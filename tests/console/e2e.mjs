@@ -25,6 +25,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const BIN = process.env.HANDOFF_BIN_DIR || path.join(ROOT, "target/debug");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SCREENSHOT = process.env.CONSOLE_SCREENSHOT || path.join(ROOT, "docs/console-queue.png");
+// CONSOLE_E2E_SHOTS=DIR also saves the resume modal and the handoff after it, for a look.
+const SHOTS = process.env.CONSOLE_E2E_SHOTS;
 const ADMIN_URL = process.env.HANDOFF_DATABASE__URL;
 if (!ADMIN_URL) throw new Error("HANDOFF_DATABASE__URL is not set: source infra/env.sh (infra/console-e2e.sh does)");
 
@@ -223,6 +225,7 @@ try {
   await page.locator("#modal-follow-up").check();
   assert.equal(await page.locator("#modal-warning").isVisible(), !wh.open_now, `warning shown iff outside working hours (${JSON.stringify(wh)})`);
   if (!wh.open_now) assert.match(await page.locator("#modal-warning").innerText(), /follow-up will be skipped/);
+  if (SHOTS) await page.screenshot({ path: path.join(SHOTS, "console-resume-modal.png") });
   await page.locator("#modal-note").press("Enter");
   await row.waitFor({ state: "detached", timeout: 60_000 });
   await eventually("the badge to drop to 1", async () => (await page.locator("#badge").textContent()) === "1", 10_000);
@@ -230,6 +233,7 @@ try {
   log("resumed: the row left the queue and the badge dropped");
   await page.locator('#history tr[data-transition="resumed"]').filter({ hasText: "Sam" }).waitFor({ timeout: 10_000 });
   assert.match(await page.locator("#detail-state").innerText(), /returned to agent/);
+  if (SHOTS) await page.screenshot({ path: path.join(SHOTS, "console-after-resume.png"), fullPage: true });
 
   // Reassign s02 to technical: pick the team in the modal, note, Enter. It leaves billing's
   // queue once re-routed.
