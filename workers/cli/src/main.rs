@@ -4,9 +4,11 @@
 //!   format and prints every output record, tagged with its `type`.
 //! - `produce`: publishes a replay file to `conversation.events` / `handoff.commands`.
 //! - `tail`: prints routed handoffs as they land on team topics.
+//! - `controls`: prints the AgentControl records (pause / resume and the handoff note).
 //! - `demo`: what `make run` shows: plays the samples through the running stack, prints each
 //!   handoff as it lands and the audit table at the end.
 
+mod control;
 mod eval;
 mod live;
 
@@ -77,6 +79,21 @@ enum Command {
         /// Print the whole RoutedHandoff as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Print AgentControl records (pause / resume with the handoff note) as JSON lines.
+    Controls {
+        /// Only this conversation's records.
+        #[arg(long)]
+        conversation: Option<String>,
+        /// Start from the oldest record instead of new ones only.
+        #[arg(long)]
+        from_beginning: bool,
+        /// Stop after this many records.
+        #[arg(long)]
+        count: Option<usize>,
+        /// Fail when `count` records have not arrived within this many seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
     },
     /// Play the samples through the running stack and show the handoffs and the audit table.
     Demo {
@@ -179,6 +196,15 @@ fn main() -> anyhow::Result<()> {
                         count,
                         json,
                     } => live::tail(&settings, team.as_deref(), from_beginning, count, json).await,
+                    Command::Controls {
+                        conversation,
+                        from_beginning,
+                        count,
+                        timeout,
+                    } => {
+                        control::controls(&settings, conversation.as_deref(), from_beginning, count, timeout)
+                            .await
+                    }
                     Command::Demo { input, timeout } => {
                         live::demo(&settings, &input, timeout).await
                     }
