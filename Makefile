@@ -10,7 +10,7 @@ ENV := source infra/env.sh
 BIN := $(shell source infra/env.sh && echo "$$HANDOFF_BIN_DIR")
 RUN_DIR := $(shell source infra/env.sh && echo "$$HANDOFF_RUN_DIR")
 
-.PHONY: help build infra-up infra-down run stop test bench fmt clippy clean-run
+.PHONY: help build infra-up infra-down run stop test bench fmt clippy clean-run console-e2e
 
 help:
 	@echo "make build       cargo build --workspace --bins"
@@ -20,6 +20,7 @@ help:
 	@echo "make stop        stop workers and infra"
 	@echo "make test        infra-up, then cargo test --workspace"
 	@echo "make bench       criterion benchmarks"
+	@echo "make console-e2e browser end-to-end test of the operator console (headless Chromium)"
 	@echo "make fmt | clippy | clean-run"
 
 build:
@@ -37,13 +38,14 @@ infra-down:
 	infra/down.sh
 
 run: build infra-up
-	@echo "==> starting workers"
+	@echo "==> starting workers and the operator console"
 	infra/workers.sh start
 	@echo "==> playing infra/samples through the pipeline"
 	$(ENV) && "$(BIN)/handoff" demo --input infra/samples
 	@echo
 	@echo "==> the stack is still running. Stop it with: make stop"
-	@echo "    logs: $(RUN_DIR)/logs/{tansu,postgres,registry,detector,builder,router,auditor}.log"
+	@echo "    operator console: http://127.0.0.1:19100/ (tokens: $(RUN_DIR)/console/operators.toml)"
+	@echo "    logs: $(RUN_DIR)/logs/{tansu,postgres,registry,detector,builder,router,auditor,console}.log"
 
 stop:
 	@echo "==> stopping workers, then local infra"
@@ -55,6 +57,14 @@ test: infra-up
 	@echo "==> building the worker binaries (crash tests run them as processes)"
 	cargo build --workspace --bins
 	$(ENV) && cargo test --workspace --no-fail-fast
+	@echo "==> operator console: browser end-to-end test (CONSOLE_E2E=0 skips it)"
+	[[ "$${CONSOLE_E2E:-1}" == 0 ]] || infra/console-e2e.sh
+
+# Browser end-to-end test of the operator console: its own workers, console, topics and
+# database against the running stack. Installs Debian's chromium and the npm package on first use.
+console-e2e: build infra-up
+	@echo "==> operator console end-to-end test (headless Chromium)"
+	infra/console-e2e.sh
 
 bench: infra-up
 	@echo "==> pure stages (criterion): detector events/s, builder payloads/s, router decisions/s"

@@ -169,7 +169,7 @@ try {
   // partitions, so which one the detector decides first is not fixed).
   const newestFirst = psql(dbUrl, "SELECT conversation_id FROM handoffs ORDER BY created_at DESC").split("\n");
   assert.deepEqual(await page.locator("#queue tbody tr").evaluateAll((trs) => trs.map((t) => t.dataset.conversationId)), newestFirst);
-  assert.match(await other.innerText(), /Agent asked for a transfer \(transfer_to_human\)/);
+  assert.match(await other.innerText(), /Agent asked for help \(transfer_to_human\)/);
   const rowText = await row.innerText();
   assert.match(rowText, /Asked for a person/, rowText);
   assert.match(rowText, /normal|high|urgent|low/i, rowText);

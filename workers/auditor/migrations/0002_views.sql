@@ -45,10 +45,10 @@ CREATE FUNCTION handoff_reason_label(kind text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE kind
         WHEN 'explicit_request' THEN 'Asked for a person'
-        WHEN 'tool_call' THEN 'Agent asked for a transfer'
-        WHEN 'sentiment' THEN 'Contact increasingly upset'
+        WHEN 'tool_call' THEN 'Agent asked for help'
+        WHEN 'sentiment' THEN 'Hostile sentiment'
         WHEN 'threat' THEN 'Churn or chargeback threat'
-        WHEN 'keyword' THEN 'Compliance request'
+        WHEN 'keyword' THEN 'Keyword matched'
         WHEN 'low_confidence' THEN 'Agent unsure'
         WHEN 'out_of_scope' THEN 'Out of the agent''s scope'
         WHEN 'sales' THEN 'Sales opportunity'

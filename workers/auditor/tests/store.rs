@@ -1109,7 +1109,7 @@ async fn the_views_answer_for_a_known_story() {
     assert_eq!(queue.len(), 1);
     assert_eq!(
         (queue[0].0.as_str(), queue[0].1.as_str(), queue[0].2),
-        ("t1", "Agent asked for a transfer", true)
+        ("t1", "Agent asked for help", true)
     );
     assert!(queue[0].3 > 3600, "waiting since 2026-11-20");
 

@@ -211,7 +211,7 @@ impl TeamFilter {
     }
 }
 
-/// The reason in words, with what matched when that helps ("Compliance request (unsubscribe)").
+/// The reason in words, with what matched when that helps ("Keyword matched (unsubscribe)").
 pub fn reason_text(
     policy: &Policy,
     kind: Option<&str>,
@@ -359,10 +359,10 @@ async fn handoff(
 fn crate_label(kind: &str) -> String {
     match kind {
         "explicit_request" => "Asked for a person".into(),
-        "tool_call" => "Agent asked for a transfer".into(),
-        "sentiment" => "Contact increasingly upset".into(),
+        "tool_call" => "Agent asked for help".into(),
+        "sentiment" => "Hostile sentiment".into(),
         "threat" => "Churn or chargeback threat".into(),
-        "keyword" => "Compliance request".into(),
+        "keyword" => "Keyword matched".into(),
         "low_confidence" => "Agent unsure".into(),
         "out_of_scope" => "Out of the agent's scope".into(),
         "sales" => "Sales opportunity".into(),
@@ -589,37 +589,37 @@ mod tests {
             reason_text(
                 &p,
                 Some("keyword"),
-                Some("Compliance request"),
+                Some("Keyword matched"),
                 Some("Please unsubscribe both addresses and delete my data")
             ),
-            "Compliance request (delete my data)"
+            "Keyword matched (delete my data)"
         );
         assert_eq!(
             reason_text(
                 &p,
                 Some("keyword"),
-                Some("Compliance request"),
+                Some("Keyword matched"),
                 Some("Unsubscribe me")
             ),
-            "Compliance request (unsubscribe)"
+            "Keyword matched (unsubscribe)"
         );
         assert_eq!(
             reason_text(
                 &p,
                 Some("tool_call"),
-                Some("Agent asked for a transfer"),
+                Some("Agent asked for help"),
                 Some("transfer_to_human {\"reason\":\"x\"}")
             ),
-            "Agent asked for a transfer (transfer_to_human)"
+            "Agent asked for help (transfer_to_human)"
         );
         assert_eq!(
             reason_text(
                 &p,
                 Some("sentiment"),
-                Some("Contact increasingly upset"),
+                Some("Hostile sentiment"),
                 Some("awful")
             ),
-            "Contact increasingly upset"
+            "Hostile sentiment"
         );
         assert_eq!(crate_label("something_new"), "Something new");
     }

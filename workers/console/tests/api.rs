@@ -448,7 +448,7 @@ async fn the_queue_is_per_team_newest_first_with_reasons_in_words() {
     assert_eq!(ids, ["h-new", "h-old"]);
     assert_eq!(
         rows[0]["reason_text"],
-        "Agent asked for a transfer (transfer_to_human)"
+        "Agent asked for help (transfer_to_human)"
     );
     assert_eq!(rows[1]["reason_text"], "Asked for a person");
     assert_eq!(rows[0]["mine"], true);
@@ -463,7 +463,7 @@ async fn the_queue_is_per_team_newest_first_with_reasons_in_words() {
     assert_eq!(all["handoffs"].as_array().unwrap().len(), 3);
     assert_eq!(
         all["handoffs"][0]["reason_text"],
-        "Compliance request (unsubscribe)"
+        "Keyword matched (unsubscribe)"
     );
     let (_, counts) = call(&h.app, "GET", "/api/counts?team=billing", Some(SAM), None).await;
     assert_eq!(
