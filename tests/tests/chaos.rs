@@ -1,0 +1,208 @@
+//! Worker crashes under load: the four worker binaries run as processes while generated
+//! conversations stream in, and each is killed with SIGKILL at random moments (no drain, no
+//! final commit) and restarted. Afterwards the live run must equal a fault-free one, computed by
+//! the offline pipeline over the same records: every expected handoff exactly once in
+//! `handoffs` with its team and final state, every expected `handoff_events` row and no other
+//! (a decision taken twice differently would add one), every handoff on its team topic, exactly
+//! the expected signal ids per handoff, and the detector's final state per conversation (from
+//! its changelog) equal to the pipeline's.
+//!
+//! `worker_crashes_lose_and_duplicate_nothing` (a few thousand events, one kill of each worker)
+//! runs in `make test`; `chaos_100k` (100,000 events over 4,000 conversations, several kills of
+//! each worker) is ignored there and run by `infra/chaos.sh` (`make chaos`). CHAOS_SEED repeats a
+//! run's kill schedule; CHAOS_CONVERSATIONS / CHAOS_TURNS / CHAOS_KILLS resize the long one.
+
+use handoff_core::pipeline::Pipeline;
+use handoff_core::replay::ReplayRecord;
+use handoff_runtime::publish::produce_replay;
+use handoff_runtime::Settings;
+use handoff_tests::load::*;
+use handoff_tests::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const WORKERS: [&str; 4] = ["detector", "builder", "router", "auditor"];
+
+struct Plan {
+    conversations: usize,
+    turns: usize,
+    /// records per produce call, and the pause between calls (pacing the load over the run)
+    chunk: usize,
+    pause: Duration,
+    /// SIGKILLs per worker
+    kills: usize,
+    /// how long a worker runs between its restart and its next kill (uniform in this range)
+    uptime_ms: (u64, u64),
+    seed: u64,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The inputs a worker consumes (its lag at a kill shows the kill hit in-flight work).
+fn inputs(settings: &Settings, policy: &handoff_core::Policy, worker: &str) -> Vec<String> {
+    let t = settings.topics();
+    match worker {
+        "detector" => vec![t.events(), t.commands()],
+        "builder" => vec![t.signals()],
+        "router" => vec![t.payloads()],
+        _ => {
+            let mut v = vec![t.signals(), t.payloads(), t.lifecycle(), t.commands()];
+            v.extend(team_topics(settings, policy));
+            v
+        }
+    }
+}
+
+type Fleet = Arc<Vec<Mutex<Option<Process>>>>;
+
+async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut settings = test_settings(label);
+    let db_url = with_database(&mut settings).await?;
+    let dir = std::env::temp_dir().join(format!("handoff-{label}-{}", uuid::Uuid::new_v4().simple()));
+    let (policy_path, policy) = long_sla_policy(&dir);
+    let env = reliability_env(&settings, &dir, &policy_path);
+    let log = repo_root().join(format!(".run/logs/test-{}workers.log", settings.kafka.topic_prefix));
+    std::fs::create_dir_all(log.parent().unwrap())?;
+
+    let events = generate("cc-", plan.conversations, plan.turns, plan.seed);
+    let mut want = Expected::default();
+    let mut pipeline = Pipeline::new(&policy).without_sla_clock();
+    want.feed(&mut pipeline, &events);
+    let from_events = want.routes.len();
+    assert!(from_events * 2 >= plan.conversations, "most conversations escalate: {from_events}");
+    eprintln!(
+        "[{label}] {} events over {} conversations, {from_events} handoffs expected; seed {}; log {}",
+        events.len(),
+        plan.conversations,
+        plan.seed,
+        log.display()
+    );
+
+    let fleet: Fleet = Arc::new(WORKERS.iter().map(|w| Mutex::new(Some(spawn_env(w, &env, &log)))).collect());
+    let kills = Arc::new(AtomicUsize::new(0));
+    let restarts = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut chaos_tasks = Vec::new();
+    for (i, worker) in WORKERS.iter().enumerate() {
+        let (fleet, env, log, kills, restarts, stop) = (fleet.clone(), env.clone(), log.clone(), kills.clone(), restarts.clone(), stop.clone());
+        let (settings, topics) = (settings.clone(), inputs(&settings, &policy, worker));
+        let mut rng = Rng::new(plan.seed.wrapping_mul(31).wrapping_add(i as u64 + 1));
+        let (n, uptime) = (plan.kills, plan.uptime_ms);
+        chaos_tasks.push(tokio::spawn(async move {
+            for k in 0..n {
+                tokio::time::sleep(Duration::from_millis(rng.between(uptime.0, uptime.1))).await;
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                // Kill while the worker has work in flight: wait (a while) for a backlog.
+                let waited = Instant::now();
+                let (mut done, mut high) = (0, 0);
+                while waited.elapsed() < Duration::from_secs(20) && !stop.load(Ordering::Relaxed) {
+                    (done, high) = group_position(&settings, worker, &topics).await.unwrap_or((0, 0));
+                    if high > done {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                let p = fleet[i].lock().unwrap().take().expect("running");
+                let pid = p.child.id();
+                p.kill9();
+                kills.fetch_add(1, Ordering::Relaxed);
+                eprintln!("[chaos] kill -9 {worker} (pid {pid}, kill {}/{n}) with {} input records not yet committed", k + 1, high - done);
+                tokio::time::sleep(RESTART_BACKOFF).await;
+                *fleet[i].lock().unwrap() = Some(spawn_env(worker, &env, &log));
+                restarts.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+
+    // The load, paced over the run.
+    for chunk in events.chunks(plan.chunk) {
+        produce_replay(&settings, chunk).await?;
+        tokio::time::sleep(plan.pause).await;
+    }
+    eprintln!("[{label}] events published after {:?}", started.elapsed());
+    // Operators act on handoffs they have seen: once the detector has consumed every event.
+    let t = settings.topics();
+    wait_consumed(&settings, "detector", &[t.events()], Duration::from_secs(1200)).await?;
+    let cmds: Vec<ReplayRecord> = commands(&want.routes, 20, "cc-");
+    want.feed(&mut pipeline, &cmds);
+    produce_replay(&settings, &cmds).await?;
+    eprintln!("[{label}] {} commands published after {:?}", cmds.len(), started.elapsed());
+
+    // Every kill happens (and every worker is back) before the final check.
+    for task in chaos_tasks {
+        task.await?;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let report = verify(&settings, &db_url, &policy, &want, Duration::from_secs(900)).await?;
+    report.print(label);
+    eprintln!(
+        "[{label}] events={} commands={} conversations={} kills={} restarts={} lost={} duplicates={} team repeats (dropped by handoff_id)={} elapsed={:?}",
+        events.len(),
+        cmds.len(),
+        plan.conversations,
+        kills.load(Ordering::Relaxed),
+        restarts.load(Ordering::Relaxed),
+        report.lost,
+        report.duplicates,
+        report.team_repeats,
+        started.elapsed()
+    );
+    assert_eq!(kills.load(Ordering::Relaxed), plan.kills * WORKERS.len(), "every planned kill happened");
+    assert!(report.ok(), "the run with crashes differs from a fault-free one: {report:#?}");
+
+    // And every worker still stops cleanly.
+    for slot in fleet.iter() {
+        let p = slot.lock().unwrap().take().expect("running");
+        let name = p.name;
+        assert!(p.terminate().success(), "{name} exits cleanly on SIGTERM");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn seed() -> u64 {
+    env_or("CHAOS_SEED", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_crashes_lose_and_duplicate_nothing() -> anyhow::Result<()> {
+    chaos(
+        "chaos-small",
+        Plan {
+            conversations: 200,
+            turns: 12,
+            chunk: 400,
+            pause: Duration::from_millis(700),
+            kills: 1,
+            uptime_ms: (1500, 4000),
+            seed: seed(),
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: run by infra/chaos.sh (make chaos)"]
+async fn chaos_100k() -> anyhow::Result<()> {
+    let conversations = env_or("CHAOS_CONVERSATIONS", 4000);
+    let turns = env_or("CHAOS_TURNS", 25);
+    chaos(
+        "chaos-100k",
+        Plan {
+            conversations,
+            turns,
+            chunk: conversations,
+            pause: Duration::from_millis(env_or("CHAOS_PAUSE_MS", 2000)),
+            kills: env_or("CHAOS_KILLS", 4),
+            uptime_ms: (env_or("CHAOS_UPTIME_MIN_MS", 8000), env_or("CHAOS_UPTIME_MAX_MS", 40000)),
+            seed: seed(),
+        },
+    )
+    .await
+}
