@@ -24,7 +24,17 @@ use std::time::{Duration, Instant};
 
 const WORKERS: [&str; 4] = ["detector", "builder", "router", "auditor"];
 
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// Each worker independently: SIGKILL at random moments, restart after the session back-off.
+    Kill,
+    /// A rolling restart: SIGTERM one worker after the other (each drains and commits), restart
+    /// it at once. Nothing may be redone: no repeats on any topic.
+    RollingTerm,
+}
+
 struct Plan {
+    mode: Mode,
     conversations: usize,
     turns: usize,
     /// records per produce call, and the pause between calls (pacing the load over the run)
@@ -54,6 +64,25 @@ fn inputs(settings: &Settings, policy: &handoff_core::Policy, worker: &str) -> V
             v
         }
     }
+}
+
+/// How long a worker may take from SIGTERM to exit (drain in-flight deliveries, commit).
+const MAX_DRAIN: Duration = Duration::from_secs(15);
+
+/// Waits (up to 20 s) until `worker` has uncommitted input, so the disruption hits work in
+/// flight; returns that backlog (0 if none came).
+async fn wait_for_backlog(settings: &Settings, worker: &str, topics: &[String], stop: &AtomicBool) -> i64 {
+    let waited = Instant::now();
+    let mut backlog = 0;
+    while waited.elapsed() < Duration::from_secs(20) && !stop.load(Ordering::Relaxed) {
+        let (done, high) = group_position(settings, worker, topics).await.unwrap_or((0, 0));
+        backlog = high - done;
+        if backlog > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    backlog
 }
 
 type Fleet = Arc<Vec<Mutex<Option<Process>>>>;
@@ -87,35 +116,51 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     let restarts = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut chaos_tasks = Vec::new();
-    for (i, worker) in WORKERS.iter().enumerate() {
-        let (fleet, env, log, kills, restarts, stop) = (fleet.clone(), env.clone(), log.clone(), kills.clone(), restarts.clone(), stop.clone());
-        let (settings, topics) = (settings.clone(), inputs(&settings, &policy, worker));
-        let mut rng = Rng::new(plan.seed.wrapping_mul(31).wrapping_add(i as u64 + 1));
+    let exits: Arc<Mutex<Vec<(&'static str, Duration)>>> = Arc::default();
+    if plan.mode == Mode::Kill {
+        for (i, worker) in WORKERS.iter().enumerate() {
+            let (fleet, env, log, kills, restarts, stop) = (fleet.clone(), env.clone(), log.clone(), kills.clone(), restarts.clone(), stop.clone());
+            let (settings, topics) = (settings.clone(), inputs(&settings, &policy, worker));
+            let mut rng = Rng::new(plan.seed.wrapping_mul(31).wrapping_add(i as u64 + 1));
+            let (n, uptime) = (plan.kills, plan.uptime_ms);
+            chaos_tasks.push(tokio::spawn(async move {
+                for k in 0..n {
+                    tokio::time::sleep(Duration::from_millis(rng.between(uptime.0, uptime.1))).await;
+                    let backlog = wait_for_backlog(&settings, worker, &topics, &stop).await;
+                    let p = fleet[i].lock().unwrap().take().expect("running");
+                    let pid = p.child.id();
+                    p.kill9();
+                    kills.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("[chaos] kill -9 {worker} (pid {pid}, kill {}/{n}) with {backlog} input records not yet committed", k + 1);
+                    tokio::time::sleep(RESTART_BACKOFF).await;
+                    *fleet[i].lock().unwrap() = Some(spawn_env(worker, &env, &log));
+                    restarts.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+    } else {
+        let (fleet, env, log, kills, restarts, stop, exits) = (fleet.clone(), env.clone(), log.clone(), kills.clone(), restarts.clone(), stop.clone(), exits.clone());
+        let settings = settings.clone();
+        let all_inputs: Vec<Vec<String>> = WORKERS.iter().map(|w| inputs(&settings, &policy, w)).collect();
+        let mut rng = Rng::new(plan.seed);
         let (n, uptime) = (plan.kills, plan.uptime_ms);
         chaos_tasks.push(tokio::spawn(async move {
-            for k in 0..n {
-                tokio::time::sleep(Duration::from_millis(rng.between(uptime.0, uptime.1))).await;
-                if stop.load(Ordering::Relaxed) {
-                    return;
+            for round in 0..n {
+                for (i, worker) in WORKERS.iter().enumerate() {
+                    tokio::time::sleep(Duration::from_millis(rng.between(uptime.0, uptime.1))).await;
+                    let backlog = wait_for_backlog(&settings, worker, &all_inputs[i], &stop).await;
+                    let p = fleet[i].lock().unwrap().take().expect("running");
+                    let pid = p.child.id();
+                    let t0 = Instant::now();
+                    let status = tokio::task::spawn_blocking(move || p.terminate()).await.unwrap();
+                    let took = t0.elapsed();
+                    kills.fetch_add(1, Ordering::Relaxed);
+                    exits.lock().unwrap().push((worker, took));
+                    eprintln!("[rolling] SIGTERM {worker} (pid {pid}, round {}/{n}) with {backlog} input records not yet committed: exited {status} after {took:?}", round + 1);
+                    assert!(status.success(), "{worker} exits cleanly on SIGTERM: {status}");
+                    *fleet[i].lock().unwrap() = Some(spawn_env(worker, &env, &log));
+                    restarts.fetch_add(1, Ordering::Relaxed);
                 }
-                // Kill while the worker has work in flight: wait (a while) for a backlog.
-                let waited = Instant::now();
-                let (mut done, mut high) = (0, 0);
-                while waited.elapsed() < Duration::from_secs(20) && !stop.load(Ordering::Relaxed) {
-                    (done, high) = group_position(&settings, worker, &topics).await.unwrap_or((0, 0));
-                    if high > done {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                let p = fleet[i].lock().unwrap().take().expect("running");
-                let pid = p.child.id();
-                p.kill9();
-                kills.fetch_add(1, Ordering::Relaxed);
-                eprintln!("[chaos] kill -9 {worker} (pid {pid}, kill {}/{n}) with {} input records not yet committed", k + 1, high - done);
-                tokio::time::sleep(RESTART_BACKOFF).await;
-                *fleet[i].lock().unwrap() = Some(spawn_env(worker, &env, &log));
-                restarts.fetch_add(1, Ordering::Relaxed);
             }
         }));
     }
@@ -155,6 +200,17 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     );
     assert_eq!(kills.load(Ordering::Relaxed), plan.kills * WORKERS.len(), "every planned kill happened");
     assert!(report.ok(), "the run with crashes differs from a fault-free one: {report:#?}");
+    if plan.mode == Mode::RollingTerm {
+        // A drained worker committed everything it produced: its successor redoes nothing.
+        let signals: usize = want.signals.values().map(|s| s.len()).sum();
+        assert_eq!(report.signal_records, signals, "signals written twice after a graceful restart");
+        assert_eq!(report.team_repeats, 0, "routed handoffs written twice after a graceful restart");
+        let payloads = read_to_end(&settings, &[t.payloads()]).await?.len();
+        assert_eq!(payloads, signals, "payloads written twice after a graceful restart");
+        for (worker, took) in exits.lock().unwrap().iter() {
+            assert!(*took < MAX_DRAIN, "{worker} took {took:?} to drain and exit (bound {MAX_DRAIN:?})");
+        }
+    }
 
     // And every worker still stops cleanly.
     for slot in fleet.iter() {
@@ -175,6 +231,7 @@ async fn worker_crashes_lose_and_duplicate_nothing() -> anyhow::Result<()> {
     chaos(
         "chaos-small",
         Plan {
+            mode: Mode::Kill,
             conversations: 200,
             turns: 12,
             chunk: 400,
@@ -195,12 +252,34 @@ async fn chaos_100k() -> anyhow::Result<()> {
     chaos(
         "chaos-100k",
         Plan {
+            mode: Mode::Kill,
             conversations,
             turns,
             chunk: conversations,
             pause: Duration::from_millis(env_or("CHAOS_PAUSE_MS", 2000)),
             kills: env_or("CHAOS_KILLS", 4),
             uptime_ms: (env_or("CHAOS_UPTIME_MIN_MS", 8000), env_or("CHAOS_UPTIME_MAX_MS", 40000)),
+            seed: seed(),
+        },
+    )
+    .await
+}
+
+/// Graceful shutdown: a rolling restart of all four workers (SIGTERM each in turn, restart at
+/// once) under load. Each exits within [`MAX_DRAIN`], and because each drained and committed
+/// what it produced, nothing is redone: every signal, payload and routed handoff is written once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_restart_under_load_drains_and_repeats_nothing() -> anyhow::Result<()> {
+    chaos(
+        "rolling",
+        Plan {
+            mode: Mode::RollingTerm,
+            conversations: 200,
+            turns: 16,
+            chunk: 200,
+            pause: Duration::from_millis(500),
+            kills: 1,
+            uptime_ms: (500, 2000),
             seed: seed(),
         },
     )
