@@ -539,14 +539,14 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
 }
 
 /// The environment for spawned workers of the reliability tests: the settings, the test policy
-/// and a config file with a short consumer session (6 s), so a SIGKILLed member leaves its group
-/// quickly (see README, "Known broker quirks"). Returns the env pairs.
+/// and a config file with the consumer session pinned (10 s), so a SIGKILLed member leaves its group before
+/// its successor joins (see README, "Known broker quirks"). Returns the env pairs.
 pub fn reliability_env(settings: &Settings, dir: &std::path::Path, policy: &std::path::Path) -> Vec<(String, String)> {
     std::fs::create_dir_all(dir).unwrap();
     let config = dir.join("workers.toml");
     std::fs::write(
         &config,
-        format!("[kafka.options]\n\"session.timeout.ms\" = \"{SESSION_MS}\"\n\"heartbeat.interval.ms\" = \"500\"\n"),
+        format!("[kafka.options]\n\"session.timeout.ms\" = \"{SESSION_MS}\"\n\"heartbeat.interval.ms\" = \"1000\"\n"),
     )
     .unwrap();
     let mut env = env_for(settings);
@@ -557,7 +557,7 @@ pub fn reliability_env(settings: &Settings, dir: &std::path::Path, policy: &std:
 
 /// The consumer session of reliability-test workers; a SIGKILLed worker is restarted after
 /// [`RESTART_BACKOFF`], longer than this.
-pub const SESSION_MS: u64 = 6000;
+pub const SESSION_MS: u64 = 10_000;
 pub const RESTART_BACKOFF: Duration = Duration::from_millis(SESSION_MS + 1500);
 
 /// Starts a worker binary with an explicit environment, its output appended to `log`.

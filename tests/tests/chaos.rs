@@ -45,6 +45,11 @@ struct Plan {
     /// how long a worker runs between its restart and its next kill (uniform in this range)
     uptime_ms: (u64, u64),
     seed: u64,
+    /// run on a private tansu (the long run: keeps 100k events off the shared broker, whose
+    /// periodic maintenance over every test's topics can stall heartbeats for seconds)
+    private_broker: bool,
+    /// how long the final check waits for the audit to converge
+    settle: Duration,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -90,6 +95,11 @@ type Fleet = Arc<Vec<Mutex<Option<Process>>>>;
 async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut settings = test_settings(label);
+    let broker = plan.private_broker.then(handoff_tests::broker::Tansu::create);
+    if let Some(b) = &broker {
+        settings.kafka.brokers = b.brokers();
+        eprintln!("[{label}] private broker at {}", b.brokers());
+    }
     let db_url = with_database(&mut settings).await?;
     let dir = std::env::temp_dir().join(format!("handoff-{label}-{}", uuid::Uuid::new_v4().simple()));
     let (policy_path, policy) = long_sla_policy(&dir);
@@ -184,7 +194,7 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
         task.await?;
     }
     stop.store(true, Ordering::Relaxed);
-    let report = verify(&settings, &db_url, &policy, &want, Duration::from_secs(900)).await?;
+    let report = verify(&settings, &db_url, &policy, &want, plan.settle).await?;
     report.print(label);
     eprintln!(
         "[{label}] events={} commands={} conversations={} kills={} restarts={} lost={} duplicates={} team repeats (dropped by handoff_id)={} elapsed={:?}",
@@ -219,6 +229,7 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
         assert!(p.terminate().success(), "{name} exits cleanly on SIGTERM");
     }
     let _ = std::fs::remove_dir_all(&dir);
+    drop(broker);
     Ok(())
 }
 
@@ -239,6 +250,8 @@ async fn worker_crashes_lose_and_duplicate_nothing() -> anyhow::Result<()> {
             kills: 1,
             uptime_ms: (1500, 4000),
             seed: seed(),
+            private_broker: false,
+            settle: Duration::from_secs(180),
         },
     )
     .await
@@ -260,6 +273,8 @@ async fn chaos_100k() -> anyhow::Result<()> {
             kills: env_or("CHAOS_KILLS", 4),
             uptime_ms: (env_or("CHAOS_UPTIME_MIN_MS", 8000), env_or("CHAOS_UPTIME_MAX_MS", 40000)),
             seed: seed(),
+            private_broker: env_or("CHAOS_PRIVATE_BROKER", 1) == 1,
+            settle: Duration::from_secs(900),
         },
     )
     .await
@@ -281,6 +296,8 @@ async fn rolling_restart_under_load_drains_and_repeats_nothing() -> anyhow::Resu
             kills: 1,
             uptime_ms: (500, 2000),
             seed: seed(),
+            private_broker: false,
+            settle: Duration::from_secs(180),
         },
     )
     .await

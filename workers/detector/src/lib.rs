@@ -198,6 +198,11 @@ impl Stage for DetectorStage {
     fn revoke(&mut self, partitions: &[i32]) {
         self.conversations.retain(|_, e| !partitions.contains(&e.partition));
     }
+
+    fn forget(&mut self) {
+        self.conversations.clear();
+        self.changed = None;
+    }
 }
 
 /// Runs the detector until `shutdown` resolves.
