@@ -71,6 +71,9 @@ fn inputs(settings: &Settings, policy: &handoff_core::Policy, worker: &str) -> V
     }
 }
 
+/// A worker group with input waiting that commits nothing for this long is stuck.
+const STUCK_AFTER: Duration = Duration::from_secs(60);
+
 /// How long a worker may take from SIGTERM to exit (drain in-flight deliveries, commit).
 const MAX_DRAIN: Duration = Duration::from_secs(15);
 
@@ -95,10 +98,10 @@ type Fleet = Arc<Vec<Mutex<Option<Process>>>>;
 async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut settings = test_settings(label);
-    let broker = plan.private_broker.then(handoff_tests::broker::Tansu::create);
+    let broker = plan.private_broker.then(|| Arc::new(Mutex::new(handoff_tests::broker::Tansu::create())));
     if let Some(b) = &broker {
-        settings.kafka.brokers = b.brokers();
-        eprintln!("[{label}] private broker at {}", b.brokers());
+        settings.kafka.brokers = b.lock().unwrap().brokers();
+        eprintln!("[{label}] private broker at {}", settings.kafka.brokers);
     }
     let db_url = with_database(&mut settings).await?;
     let dir = std::env::temp_dir().join(format!("handoff-{label}-{}", uuid::Uuid::new_v4().simple()));
@@ -175,6 +178,43 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
         }));
     }
 
+    // tansu 0.6.0 can leave a group forming around a leader that is gone (a member's session
+    // timing out while the broker stalls under this load; README, "Known broker quirks"): the
+    // group's members then wait forever for an assignment. Only reloading the group from storage
+    // clears it, i.e. a broker restart. With a private broker, a worker group that has input
+    // waiting and commits nothing for STUCK_AFTER gets one (the workers reconnect and carry on;
+    // each such restart is counted and printed).
+    let broker_restarts = Arc::new(AtomicUsize::new(0));
+    let watchdog = broker.clone().map(|broker| {
+        let (settings, restarts, stop) = (settings.clone(), broker_restarts.clone(), stop.clone());
+        let groups: Vec<(&'static str, Vec<String>)> = WORKERS.iter().map(|w| (*w, inputs(&settings, &policy, w))).collect();
+        tokio::spawn(async move {
+            let mut last: Vec<(i64, Instant)> = vec![(-1, Instant::now()); groups.len()];
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                for (i, (worker, topics)) in groups.iter().enumerate() {
+                    let Ok((done, high)) = group_position(&settings, worker, topics).await else { continue };
+                    if done != last[i].0 || high <= done {
+                        last[i] = (done, Instant::now());
+                    } else if last[i].1.elapsed() > STUCK_AFTER {
+                        eprintln!("[chaos] {worker} has committed nothing for {STUCK_AFTER:?} with {} records waiting: restarting the private broker (tansu group quirk)", high - done);
+                        let b = broker.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let mut b = b.lock().unwrap();
+                            b.stop();
+                            b.start();
+                        })
+                        .await
+                        .unwrap();
+                        restarts.fetch_add(1, Ordering::Relaxed);
+                        last = vec![(-1, Instant::now()); groups.len()];
+                        break;
+                    }
+                }
+            }
+        })
+    });
+
     // The load, paced over the run.
     for chunk in events.chunks(plan.chunk) {
         produce_replay(&settings, chunk).await?;
@@ -193,16 +233,20 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     for task in chaos_tasks {
         task.await?;
     }
-    stop.store(true, Ordering::Relaxed);
     let report = verify(&settings, &db_url, &policy, &want, plan.settle).await?;
+    stop.store(true, Ordering::Relaxed);
+    if let Some(w) = watchdog {
+        w.await?;
+    }
     report.print(label);
     eprintln!(
-        "[{label}] events={} commands={} conversations={} kills={} restarts={} lost={} duplicates={} team repeats (dropped by handoff_id)={} elapsed={:?}",
+        "[{label}] events={} commands={} conversations={} kills={} restarts={} broker restarts (quirk)={} lost={} duplicates={} team repeats (dropped by handoff_id)={} elapsed={:?}",
         events.len(),
         cmds.len(),
         plan.conversations,
         kills.load(Ordering::Relaxed),
         restarts.load(Ordering::Relaxed),
+        broker_restarts.load(Ordering::Relaxed),
         report.lost,
         report.duplicates,
         report.team_repeats,
@@ -271,7 +315,7 @@ async fn chaos_100k() -> anyhow::Result<()> {
             chunk: conversations,
             pause: Duration::from_millis(env_or("CHAOS_PAUSE_MS", 2000)),
             kills: env_or("CHAOS_KILLS", 4),
-            uptime_ms: (env_or("CHAOS_UPTIME_MIN_MS", 8000), env_or("CHAOS_UPTIME_MAX_MS", 40000)),
+            uptime_ms: (env_or("CHAOS_UPTIME_MIN_MS", 15000), env_or("CHAOS_UPTIME_MAX_MS", 60000)),
             seed: seed(),
             private_broker: env_or("CHAOS_PRIVATE_BROKER", 1) == 1,
             settle: Duration::from_secs(900),
