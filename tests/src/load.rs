@@ -322,6 +322,21 @@ impl Report {
 
 /// Every record of `topics` up to the high watermarks taken now (all partitions).
 pub async fn read_to_end(settings: &Settings, topics: &[String]) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
+    // Retried: a broker restarting meanwhile (see the chaos watchdog) is not a failure.
+    let mut attempt = 0;
+    loop {
+        match read_to_end_once(settings, topics).await {
+            Err(e) if attempt < 5 => {
+                eprintln!("reading {topics:?} to the end failed ({e}); again");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            r => return r,
+        }
+    }
+}
+
+async fn read_to_end_once(settings: &Settings, topics: &[String]) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
     let settings = settings.clone();
     let topics = topics.to_vec();
     tokio::task::spawn_blocking(move || {
@@ -491,7 +506,15 @@ pub async fn verify(settings: &Settings, db_url: &str, policy: &Policy, want: &E
 pub async fn wait_consumed(settings: &Settings, worker: &str, topics: &[String], timeout: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
-        let (committed, high) = group_position(settings, worker, topics).await?;
+        // A broker restarting meanwhile (the tests that restart it) is not a failure: ask again.
+        let (committed, high) = match group_position(settings, worker, topics).await {
+            Ok(p) => p,
+            Err(e) => {
+                anyhow::ensure!(Instant::now() < deadline, "{worker}'s position on {topics:?}: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
         if committed >= high {
             return Ok(());
         }
