@@ -20,7 +20,10 @@ fn tansu_bin() -> PathBuf {
         .into_iter()
         .find(|p| p.exists())
         .or_else(|| {
-            let out = Command::new("sh").args(["-c", "command -v tansu"]).output().ok()?;
+            let out = Command::new("sh")
+                .args(["-c", "command -v tansu"])
+                .output()
+                .ok()?;
             let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
             p.exists().then_some(p)
         })
@@ -28,22 +31,36 @@ fn tansu_bin() -> PathBuf {
 }
 
 fn port_open(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300))
+        .is_ok()
 }
 
 impl Tansu {
     pub fn create() -> Tansu {
-        let dir = std::env::temp_dir().join(format!("handoff-tansu-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("handoff-tansu-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut t = Tansu { dir, port, child: None };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut t = Tansu {
+            dir,
+            port,
+            child: None,
+        };
         t.start();
         t
     }
 
     pub fn start(&mut self) {
         assert!(self.child.is_none());
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("tansu.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("tansu.log"))
+            .unwrap();
         let url = format!("tcp://127.0.0.1:{}", self.port);
         // As infra/tansu.sh: run from the data dir (sqlite paths resolve against it), without a
         // developer's SCHEMA_REGISTRY / CLUSTER_ID.
@@ -51,8 +68,17 @@ impl Tansu {
             .current_dir(&self.dir)
             .env_remove("SCHEMA_REGISTRY")
             .env_remove("CLUSTER_ID")
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "sqlite://tansu.db?maintenance_interval=20s"])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args([
+                "--storage-engine",
+                "sqlite://tansu.db?maintenance_interval=20s",
+            ])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())
@@ -61,7 +87,12 @@ impl Tansu {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         while !port_open(self.port) {
-            assert!(Instant::now() < deadline, "tansu did not listen on {} within 60 s; see {}", self.port, self.dir.display());
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen on {} within 60 s; see {}",
+                self.port,
+                self.dir.display()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -69,7 +100,10 @@ impl Tansu {
     /// Stops the broker with SIGTERM (its clients see the connections drop).
     pub fn stop(&mut self) {
         let mut child = self.child.take().expect("running");
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if child.try_wait().unwrap().is_some() {
@@ -101,4 +135,3 @@ impl Drop for Tansu {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
-

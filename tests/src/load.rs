@@ -34,7 +34,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed.max(1))
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -44,7 +44,7 @@ impl Rng {
     }
     /// Uniform in `lo..=hi`.
     pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
+        lo + self.next_u64() % (hi - lo + 1)
     }
 }
 
@@ -68,7 +68,14 @@ const AGENT_TURNS: &[&str] = &[
 ];
 
 /// One generated event.
-fn event(conversation: &str, turn: usize, at: chrono::DateTime<chrono::Utc>, actor: &str, text: &str, agent: Option<serde_json::Value>) -> ReplayRecord {
+fn event(
+    conversation: &str,
+    turn: usize,
+    at: chrono::DateTime<chrono::Utc>,
+    actor: &str,
+    text: &str,
+    agent: Option<serde_json::Value>,
+) -> ReplayRecord {
     let mut v = json!({
         "type": "event",
         "event_id": format!("{conversation}-{turn}"),
@@ -82,21 +89,26 @@ fn event(conversation: &str, turn: usize, at: chrono::DateTime<chrono::Utc>, act
     if let Some(a) = agent {
         v["agent"] = a;
     }
-    parse_line(&v.to_string()).expect("a generated event parses").expect("not blank")
+    parse_line(&v.to_string())
+        .expect("a generated event parses")
+        .expect("not blank")
 }
 
 /// `conversations` conversations of `turns` turns (at least 8), interleaved by round; ids start
 /// with `prefix` so two loads in one test do not collide. Timestamps start two hours ago and
 /// advance 1 ms per record (inside the validation window, in order within a conversation).
 pub fn generate(prefix: &str, conversations: usize, turns: usize, seed: u64) -> Vec<ReplayRecord> {
-    assert!(turns >= 8, "at least 8 turns: escalations happen from turn 5 on");
+    assert!(
+        turns >= 8,
+        "at least 8 turns: escalations happen from turn 5 on"
+    );
     let start = chrono::Utc::now() - chrono::Duration::hours(2);
     let mut rng = Rng::new(seed);
     // Per conversation: the escalation kind (0..=4, 4 = none) and the turn it happens at (the
     // last turn of the trigger, always an odd turn for agent-side triggers).
     let plans: Vec<(usize, usize)> = (0..conversations)
         .map(|i| {
-            let at = 5 + (rng.next() as usize) % (turns - 6);
+            let at = 5 + (rng.next_u64() as usize) % (turns - 6);
             (i % 5, at)
         })
         .collect();
@@ -115,7 +127,8 @@ pub fn generate(prefix: &str, conversations: usize, turns: usize, seed: u64) -> 
                 let text = if kind == 0 && turn == at & !1 {
                     "This is going nowhere, can I talk to a person please".to_string()
                 } else if kind == 2 && turn == at & !1 {
-                    "If this is not fixed today I will contact my lawyer and take legal action".to_string()
+                    "If this is not fixed today I will contact my lawyer and take legal action"
+                        .to_string()
                 } else {
                     CONTACT_TURNS[(i + turn) % CONTACT_TURNS.len()].replace("{n}", &n.to_string())
                 };
@@ -123,11 +136,13 @@ pub fn generate(prefix: &str, conversations: usize, turns: usize, seed: u64) -> 
             } else {
                 let low = kind == 1 && turn <= agent_at && turn + 4 >= agent_at;
                 let tool = kind == 3 && turn == agent_at;
-                let mut agent = json!({"confidence": if low { 0.2 } else { 0.93 }, "intent": "billing"});
+                let mut agent =
+                    json!({"confidence": if low { 0.2 } else { 0.93 }, "intent": "billing"});
                 if tool {
                     agent["tool_calls"] = json!([{"name": "transfer_to_human", "arguments": "{\"reason\":\"needs approval\"}"}]);
                 }
-                let text = AGENT_TURNS[(i + turn) % AGENT_TURNS.len()].replace("{n}", &n.to_string());
+                let text =
+                    AGENT_TURNS[(i + turn) % AGENT_TURNS.len()].replace("{n}", &n.to_string());
                 event(&c, turn, t, "agent", &text, Some(agent))
             };
             out.push(rec);
@@ -139,7 +154,11 @@ pub fn generate(prefix: &str, conversations: usize, turns: usize, seed: u64) -> 
 /// Operator commands for the handoffs in `expected` (in handoff-id order): every other one is
 /// claimed, every fourth then resolved; plus `unknown` commands naming conversations nobody has
 /// seen (each rejected). Issued `at`.
-pub fn commands(routes: &BTreeMap<String, (String, String)>, unknown: usize, prefix: &str) -> Vec<ReplayRecord> {
+pub fn commands(
+    routes: &BTreeMap<String, (String, String)>,
+    unknown: usize,
+    prefix: &str,
+) -> Vec<ReplayRecord> {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut out = Vec::new();
     let cmd = |id: String, conversation: &str, action: &str| {
@@ -151,14 +170,26 @@ pub fn commands(routes: &BTreeMap<String, (String, String)>, unknown: usize, pre
     };
     for (n, (handoff, (conversation, _team))) in routes.iter().enumerate() {
         if n % 2 == 0 {
-            out.push(cmd(format!("{prefix}claim-{handoff}"), conversation, "claim"));
+            out.push(cmd(
+                format!("{prefix}claim-{handoff}"),
+                conversation,
+                "claim",
+            ));
         }
         if n % 4 == 0 {
-            out.push(cmd(format!("{prefix}resolve-{handoff}"), conversation, "resolve"));
+            out.push(cmd(
+                format!("{prefix}resolve-{handoff}"),
+                conversation,
+                "resolve",
+            ));
         }
     }
     for i in 0..unknown {
-        out.push(cmd(format!("{prefix}ghost-cmd-{i}"), &format!("{prefix}ghost-{i}"), "claim"));
+        out.push(cmd(
+            format!("{prefix}ghost-cmd-{i}"),
+            &format!("{prefix}ghost-{i}"),
+            "claim",
+        ));
     }
     out
 }
@@ -214,7 +245,10 @@ impl Expected {
                 match o {
                     Output::Signal(s) => {
                         self.event_ids.insert(format!("signal:{}", s.signal_id));
-                        self.signals.entry(s.handoff_id.clone()).or_default().insert(s.signal_id.clone());
+                        self.signals
+                            .entry(s.handoff_id.clone())
+                            .or_default()
+                            .insert(s.signal_id.clone());
                     }
                     Output::Payload(p) => {
                         self.event_ids.insert(format!("payload:{}", p.signal_id));
@@ -223,14 +257,23 @@ impl Expected {
                         self.event_ids.insert(format!("route:{}", route.route_id));
                         self.routes.insert(
                             route.payload.handoff_id.clone(),
-                            (route.payload.conversation_id.clone(), route.routing.team.clone()),
+                            (
+                                route.payload.conversation_id.clone(),
+                                route.routing.team.clone(),
+                            ),
                         );
                     }
                     Output::Lifecycle(l) => {
-                        self.event_ids.insert(format!("lifecycle:{}", l.lifecycle_id));
+                        self.event_ids
+                            .insert(format!("lifecycle:{}", l.lifecycle_id));
                         if l.accepted {
-                            let state = if l.transition == "flagged" { "flagged" } else { l.to_state.as_str() };
-                            self.states.insert(l.handoff_id.clone(), Some(state.to_string()));
+                            let state = if l.transition == "flagged" {
+                                "flagged"
+                            } else {
+                                l.to_state.as_str()
+                            };
+                            self.states
+                                .insert(l.handoff_id.clone(), Some(state.to_string()));
                         }
                     }
                     Output::Control(_) => {}
@@ -321,7 +364,10 @@ impl Report {
 }
 
 /// Every record of `topics` up to the high watermarks taken now (all partitions).
-pub async fn read_to_end(settings: &Settings, topics: &[String]) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
+pub async fn read_to_end(
+    settings: &Settings,
+    topics: &[String],
+) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
     // Retried: a broker restarting meanwhile (see the chaos watchdog) is not a failure.
     let mut attempt = 0;
     loop {
@@ -336,11 +382,18 @@ pub async fn read_to_end(settings: &Settings, topics: &[String]) -> anyhow::Resu
     }
 }
 
-async fn read_to_end_once(settings: &Settings, topics: &[String]) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
+async fn read_to_end_once(
+    settings: &Settings,
+    topics: &[String],
+) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
     let settings = settings.clone();
     let topics = topics.to_vec();
     tokio::task::spawn_blocking(move || {
-        let group = format!("{}.dump.{}", settings.kafka.group_prefix, uuid::Uuid::new_v4().simple());
+        let group = format!(
+            "{}.dump.{}",
+            settings.kafka.group_prefix,
+            uuid::Uuid::new_v4().simple()
+        );
         let mut config = handoff_runtime::kafka::consumer_config(&settings.kafka, &group);
         config.set("enable.auto.commit", "false");
         let c: BaseConsumer = config.create()?;
@@ -364,7 +417,10 @@ async fn read_to_end_once(settings: &Settings, topics: &[String]) -> anyhow::Res
         c.assign(&tpl)?;
         let deadline = Instant::now() + Duration::from_secs(300);
         while !remaining.is_empty() {
-            anyhow::ensure!(Instant::now() < deadline, "reading {topics:?} to the end timed out");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "reading {topics:?} to the end timed out"
+            );
             match c.poll(Duration::from_secs(1)) {
                 None => {}
                 Some(Err(e)) => eprintln!("dump consumer: {e}"),
@@ -385,25 +441,45 @@ async fn read_to_end_once(settings: &Settings, topics: &[String]) -> anyhow::Res
 /// The team topics of the policy's teams.
 pub fn team_topics(settings: &Settings, policy: &Policy) -> Vec<String> {
     let t = settings.topics();
-    policy.routing.teams.iter().map(|team| t.team(team)).collect()
+    policy
+        .routing
+        .teams
+        .iter()
+        .map(|team| t.team(team))
+        .collect()
 }
 
 /// Waits until the audit store holds every expected handoff in its final state and every
 /// expected event (or `timeout`), then compares everything: the audit tables, the team topics,
 /// the signals and the detector's changelog.
-pub async fn verify(settings: &Settings, db_url: &str, policy: &Policy, want: &Expected, timeout: Duration) -> anyhow::Result<Report> {
+pub async fn verify(
+    settings: &Settings,
+    db_url: &str,
+    policy: &Policy,
+    want: &Expected,
+    timeout: Duration,
+) -> anyhow::Result<Report> {
     let pool = sqlx::PgPool::connect(db_url).await?;
     let want_rows: BTreeMap<String, (Option<String>, Option<String>)> = want
         .routes
         .iter()
-        .map(|(id, (_, team))| (id.clone(), (Some(team.clone()), want.states.get(id).cloned().flatten())))
+        .map(|(id, (_, team))| {
+            (
+                id.clone(),
+                (Some(team.clone()), want.states.get(id).cloned().flatten()),
+            )
+        })
         .collect();
     let deadline = Instant::now() + timeout;
     let (rows, events) = loop {
         let rows: Vec<(String, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT handoff_id, team, state FROM handoffs").fetch_all(&pool).await?;
-        let rows: BTreeMap<String, (Option<String>, Option<String>)> =
-            rows.into_iter().map(|(id, team, state)| (id, (team, state))).collect();
+            sqlx::query_as("SELECT handoff_id, team, state FROM handoffs")
+                .fetch_all(&pool)
+                .await?;
+        let rows: BTreeMap<String, (Option<String>, Option<String>)> = rows
+            .into_iter()
+            .map(|(id, team, state)| (id, (team, state)))
+            .collect();
         let events: BTreeSet<String> = sqlx::query_scalar("SELECT event_id FROM handoff_events")
             .fetch_all(&pool)
             .await?
@@ -435,7 +511,8 @@ pub async fn verify(settings: &Settings, db_url: &str, policy: &Policy, want: &E
     };
     for (id, w) in &want_rows {
         if rows.get(id) != Some(w) {
-            r.wrong_rows.push(format!("{id}: want {w:?} got {:?}", rows.get(id)));
+            r.wrong_rows
+                .push(format!("{id}: want {w:?} got {:?}", rows.get(id)));
         }
     }
     for id in rows.keys().filter(|id| !want_rows.contains_key(*id)) {
@@ -456,11 +533,13 @@ pub async fn verify(settings: &Settings, db_url: &str, policy: &Policy, want: &E
     }
     for (id, (_, team)) in &want.routes {
         if !seen.get(id).is_some_and(|t| t.contains(team)) {
-            r.missing_on_team.push(format!("{id} (team {team}, seen on {:?})", seen.get(id)));
+            r.missing_on_team
+                .push(format!("{id} (team {team}, seen on {:?})", seen.get(id)));
         }
     }
     for id in seen.keys().filter(|id| !want.routes.contains_key(*id)) {
-        r.missing_on_team.push(format!("{id}: routed but not expected"));
+        r.missing_on_team
+            .push(format!("{id}: routed but not expected"));
     }
 
     // Signals: each handoff signalled by exactly its expected signal ids (repeats of one id are
@@ -469,12 +548,24 @@ pub async fn verify(settings: &Settings, db_url: &str, policy: &Policy, want: &E
     for m in read_to_end(settings, &[topics.signals()]).await? {
         let s: StopSignal = codec.decode(m.payload()).await?;
         r.signal_records += 1;
-        signals.entry(s.handoff_id.clone()).or_default().insert(s.signal_id.clone());
+        signals
+            .entry(s.handoff_id.clone())
+            .or_default()
+            .insert(s.signal_id.clone());
     }
     if signals != want.signals {
-        for id in want.signals.keys().chain(signals.keys()).collect::<BTreeSet<_>>() {
+        for id in want
+            .signals
+            .keys()
+            .chain(signals.keys())
+            .collect::<BTreeSet<_>>()
+        {
             if signals.get(id) != want.signals.get(id) {
-                r.wrong_signals.push(format!("{id}: want {:?} got {:?}", want.signals.get(id), signals.get(id)));
+                r.wrong_signals.push(format!(
+                    "{id}: want {:?} got {:?}",
+                    want.signals.get(id),
+                    signals.get(id)
+                ));
             }
         }
     }
@@ -485,7 +576,9 @@ pub async fn verify(settings: &Settings, db_url: &str, policy: &Policy, want: &E
         let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
         let view = match m.payload() {
             None => None,
-            Some(_) => Some(StateView::of(&codec.decode::<ConversationState>(m.payload()).await?)),
+            Some(_) => Some(StateView::of(
+                &codec.decode::<ConversationState>(m.payload()).await?,
+            )),
         };
         last.insert(key, view);
     }
@@ -496,21 +589,31 @@ pub async fn verify(settings: &Settings, db_url: &str, policy: &Policy, want: &E
         }
     }
     for id in last.keys().filter(|k| !want.detector.contains_key(*k)) {
-        r.wrong_state.push(format!("{id}: state for a conversation the pipeline does not keep"));
+        r.wrong_state.push(format!(
+            "{id}: state for a conversation the pipeline does not keep"
+        ));
     }
     Ok(r)
 }
 
 /// Waits until the group `<group_prefix>.<worker>` has committed everything published so far
 /// on `topics` (the worker consumed and finished it).
-pub async fn wait_consumed(settings: &Settings, worker: &str, topics: &[String], timeout: Duration) -> anyhow::Result<()> {
+pub async fn wait_consumed(
+    settings: &Settings,
+    worker: &str,
+    topics: &[String],
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         // A broker restarting meanwhile (the tests that restart it) is not a failure: ask again.
         let (committed, high) = match group_position(settings, worker, topics).await {
             Ok(p) => p,
             Err(e) => {
-                anyhow::ensure!(Instant::now() < deadline, "{worker}'s position on {topics:?}: {e}");
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "{worker}'s position on {topics:?}: {e}"
+                );
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -518,18 +621,26 @@ pub async fn wait_consumed(settings: &Settings, worker: &str, topics: &[String],
         if committed >= high {
             return Ok(());
         }
-        anyhow::ensure!(Instant::now() < deadline, "{worker} committed {committed} of {high} records on {topics:?} within {timeout:?}");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{worker} committed {committed} of {high} records on {topics:?} within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
 /// The group's committed offsets and the high watermarks, each summed over `topics`.
-pub async fn group_position(settings: &Settings, worker: &str, topics: &[String]) -> anyhow::Result<(i64, i64)> {
+pub async fn group_position(
+    settings: &Settings,
+    worker: &str,
+    topics: &[String],
+) -> anyhow::Result<(i64, i64)> {
     let settings = settings.clone();
     let topics = topics.to_vec();
     let group = format!("{}.{worker}", settings.kafka.group_prefix);
     tokio::task::spawn_blocking(move || -> anyhow::Result<(i64, i64)> {
-        let consumer: BaseConsumer = handoff_runtime::kafka::consumer_config(&settings.kafka, &group).create()?;
+        let consumer: BaseConsumer =
+            handoff_runtime::kafka::consumer_config(&settings.kafka, &group).create()?;
         let timeout = Duration::from_secs(10);
         let mut tpl = TopicPartitionList::new();
         let mut high = 0;
@@ -557,14 +668,24 @@ pub async fn group_position(settings: &Settings, worker: &str, topics: &[String]
 /// Resident set size of a process in MiB (Linux `/proc`).
 pub fn rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(kb / 1024.0)
 }
 
 /// The environment for spawned workers of the reliability tests: the settings, the test policy
 /// and a config file with the consumer session pinned (10 s), so a SIGKILLed member leaves its group before
 /// its successor joins (see README, "Known broker quirks"). Returns the env pairs.
-pub fn reliability_env(settings: &Settings, dir: &std::path::Path, policy: &std::path::Path) -> Vec<(String, String)> {
+pub fn reliability_env(
+    settings: &Settings,
+    dir: &std::path::Path,
+    policy: &std::path::Path,
+) -> Vec<(String, String)> {
     std::fs::create_dir_all(dir).unwrap();
     let config = dir.join("workers.toml");
     std::fs::write(
@@ -585,10 +706,20 @@ pub const RESTART_BACKOFF: Duration = Duration::from_millis(SESSION_MS + 1500);
 
 /// Starts a worker binary with an explicit environment, its output appended to `log`.
 pub fn spawn_env(name: &'static str, env: &[(String, String)], log: &std::path::Path) -> Process {
-    let dir = std::env::var("HANDOFF_BIN_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| repo_root().join("target/debug"));
+    let dir = std::env::var("HANDOFF_BIN_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target/debug"));
     let bin = dir.join(name);
-    assert!(bin.exists(), "{} is not built: run `cargo build --workspace --bins` (make test does)", bin.display());
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    assert!(
+        bin.exists(),
+        "{} is not built: run `cargo build --workspace --bins` (make test does)",
+        bin.display()
+    );
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
     let child = std::process::Command::new(&bin)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdout(out.try_clone().unwrap())

@@ -9,9 +9,9 @@
 
 use handoff_core::pipeline::Pipeline;
 use handoff_runtime::publish::produce_replay;
+use handoff_tests::broker::Tansu;
 use handoff_tests::load::*;
 use handoff_tests::*;
-use handoff_tests::broker::Tansu;
 use std::time::{Duration, Instant};
 
 /// How long the broker stays down.
@@ -24,10 +24,16 @@ async fn a_broker_restart_mid_run_loses_nothing() -> anyhow::Result<()> {
     let mut settings = test_settings("brokerrestart");
     settings.kafka.brokers = broker.brokers();
     let db_url = with_database(&mut settings).await?;
-    let dir = std::env::temp_dir().join(format!("handoff-brokerrestart-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::env::temp_dir().join(format!(
+        "handoff-brokerrestart-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     let (policy_path, policy) = long_sla_policy(&dir);
     let env = reliability_env(&settings, &dir, &policy_path);
-    let log = repo_root().join(format!(".run/logs/test-{}workers.log", settings.kafka.topic_prefix));
+    let log = repo_root().join(format!(
+        ".run/logs/test-{}workers.log",
+        settings.kafka.topic_prefix
+    ));
     std::fs::create_dir_all(log.parent().unwrap())?;
 
     let events = generate("br-", 200, 14, 11);
@@ -36,7 +42,10 @@ async fn a_broker_restart_mid_run_loses_nothing() -> anyhow::Result<()> {
     want.feed(&mut pipeline, &events);
     let (first, rest) = events.split_at(events.len() / 3);
 
-    let workers: Vec<Process> = ["detector", "builder", "router", "auditor"].iter().map(|w| spawn_env(w, &env, &log)).collect();
+    let workers: Vec<Process> = ["detector", "builder", "router", "auditor"]
+        .iter()
+        .map(|w| spawn_env(w, &env, &log))
+        .collect();
     produce_replay(&settings, first).await?;
     let t = settings.topics();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -63,8 +72,16 @@ async fn a_broker_restart_mid_run_loses_nothing() -> anyhow::Result<()> {
             anyhow::Ok(())
         })
     };
-    let (done, high) = group_position(&settings, "auditor", &[t.signals(), t.payloads(), t.lifecycle()]).await?;
-    eprintln!("[broker] stopping the broker; the auditor has {} records to go", high - done);
+    let (done, high) = group_position(
+        &settings,
+        "auditor",
+        &[t.signals(), t.payloads(), t.lifecycle()],
+    )
+    .await?;
+    eprintln!(
+        "[broker] stopping the broker; the auditor has {} records to go",
+        high - done
+    );
     broker.stop();
     let down = Instant::now();
     tokio::time::sleep(OUTAGE).await;
@@ -74,7 +91,10 @@ async fn a_broker_restart_mid_run_loses_nothing() -> anyhow::Result<()> {
 
     let report = verify(&settings, &db_url, &policy, &want, Duration::from_secs(240)).await?;
     report.print("broker");
-    let restarts = std::fs::read_to_string(&log)?.lines().filter(|l| l.contains("worker failed; restarting")).count();
+    let restarts = std::fs::read_to_string(&log)?
+        .lines()
+        .filter(|l| l.contains("worker failed; restarting"))
+        .count();
     eprintln!("[broker] in-process worker restarts after failed deliveries: {restarts}");
     eprintln!(
         "[broker] events={} handoffs={} outage={OUTAGE:?} lost={} duplicates={} elapsed={:?}",
@@ -87,7 +107,10 @@ async fn a_broker_restart_mid_run_loses_nothing() -> anyhow::Result<()> {
     for p in workers {
         let name = p.name;
         let mut p = p;
-        assert!(p.child.try_wait()?.is_none(), "{name} is still running after the broker restart");
+        assert!(
+            p.child.try_wait()?.is_none(),
+            "{name} is still running after the broker restart"
+        );
         assert!(p.terminate().success(), "{name} exits cleanly");
     }
     assert!(report.ok(), "{report:#?}");

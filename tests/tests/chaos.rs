@@ -53,7 +53,10 @@ struct Plan {
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The inputs a worker consumes (its lag at a kill shows the kill hit in-flight work).
@@ -79,11 +82,18 @@ const MAX_DRAIN: Duration = Duration::from_secs(15);
 
 /// Waits (up to 20 s) until `worker` has uncommitted input, so the disruption hits work in
 /// flight; returns that backlog (0 if none came).
-async fn wait_for_backlog(settings: &Settings, worker: &str, topics: &[String], stop: &AtomicBool) -> i64 {
+async fn wait_for_backlog(
+    settings: &Settings,
+    worker: &str,
+    topics: &[String],
+    stop: &AtomicBool,
+) -> i64 {
     let waited = Instant::now();
     let mut backlog = 0;
     while waited.elapsed() < Duration::from_secs(20) && !stop.load(Ordering::Relaxed) {
-        let (done, high) = group_position(settings, worker, topics).await.unwrap_or((0, 0));
+        let (done, high) = group_position(settings, worker, topics)
+            .await
+            .unwrap_or((0, 0));
         backlog = high - done;
         if backlog > 0 {
             break;
@@ -98,16 +108,22 @@ type Fleet = Arc<Vec<Mutex<Option<Process>>>>;
 async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut settings = test_settings(label);
-    let broker = plan.private_broker.then(|| Arc::new(Mutex::new(handoff_tests::broker::Tansu::create())));
+    let broker = plan
+        .private_broker
+        .then(|| Arc::new(Mutex::new(handoff_tests::broker::Tansu::create())));
     if let Some(b) = &broker {
         settings.kafka.brokers = b.lock().unwrap().brokers();
         eprintln!("[{label}] private broker at {}", settings.kafka.brokers);
     }
     let db_url = with_database(&mut settings).await?;
-    let dir = std::env::temp_dir().join(format!("handoff-{label}-{}", uuid::Uuid::new_v4().simple()));
+    let dir =
+        std::env::temp_dir().join(format!("handoff-{label}-{}", uuid::Uuid::new_v4().simple()));
     let (policy_path, policy) = long_sla_policy(&dir);
     let env = reliability_env(&settings, &dir, &policy_path);
-    let log = repo_root().join(format!(".run/logs/test-{}workers.log", settings.kafka.topic_prefix));
+    let log = repo_root().join(format!(
+        ".run/logs/test-{}workers.log",
+        settings.kafka.topic_prefix
+    ));
     std::fs::create_dir_all(log.parent().unwrap())?;
 
     let events = generate("cc-", plan.conversations, plan.turns, plan.seed);
@@ -115,7 +131,10 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     let mut pipeline = Pipeline::new(&policy).without_sla_clock();
     want.feed(&mut pipeline, &events);
     let from_events = want.routes.len();
-    assert!(from_events * 2 >= plan.conversations, "most conversations escalate: {from_events}");
+    assert!(
+        from_events * 2 >= plan.conversations,
+        "most conversations escalate: {from_events}"
+    );
     eprintln!(
         "[{label}] {} events over {} conversations, {from_events} handoffs expected; seed {}; log {}",
         events.len(),
@@ -124,7 +143,12 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
         log.display()
     );
 
-    let fleet: Fleet = Arc::new(WORKERS.iter().map(|w| Mutex::new(Some(spawn_env(w, &env, &log)))).collect());
+    let fleet: Fleet = Arc::new(
+        WORKERS
+            .iter()
+            .map(|w| Mutex::new(Some(spawn_env(w, &env, &log))))
+            .collect(),
+    );
     let kills = Arc::new(AtomicUsize::new(0));
     let restarts = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -132,7 +156,14 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     let exits: Arc<Mutex<Vec<(&'static str, Duration)>>> = Arc::default();
     if plan.mode == Mode::Kill {
         for (i, worker) in WORKERS.iter().enumerate() {
-            let (fleet, env, log, kills, restarts, stop) = (fleet.clone(), env.clone(), log.clone(), kills.clone(), restarts.clone(), stop.clone());
+            let (fleet, env, log, kills, restarts, stop) = (
+                fleet.clone(),
+                env.clone(),
+                log.clone(),
+                kills.clone(),
+                restarts.clone(),
+                stop.clone(),
+            );
             let (settings, topics) = (settings.clone(), inputs(&settings, &policy, worker));
             let mut rng = Rng::new(plan.seed.wrapping_mul(31).wrapping_add(i as u64 + 1));
             let (n, uptime) = (plan.kills, plan.uptime_ms);
@@ -152,9 +183,20 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
             }));
         }
     } else {
-        let (fleet, env, log, kills, restarts, stop, exits) = (fleet.clone(), env.clone(), log.clone(), kills.clone(), restarts.clone(), stop.clone(), exits.clone());
+        let (fleet, env, log, kills, restarts, stop, exits) = (
+            fleet.clone(),
+            env.clone(),
+            log.clone(),
+            kills.clone(),
+            restarts.clone(),
+            stop.clone(),
+            exits.clone(),
+        );
         let settings = settings.clone();
-        let all_inputs: Vec<Vec<String>> = WORKERS.iter().map(|w| inputs(&settings, &policy, w)).collect();
+        let all_inputs: Vec<Vec<String>> = WORKERS
+            .iter()
+            .map(|w| inputs(&settings, &policy, w))
+            .collect();
         let mut rng = Rng::new(plan.seed);
         let (n, uptime) = (plan.kills, plan.uptime_ms);
         chaos_tasks.push(tokio::spawn(async move {
@@ -223,11 +265,21 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     eprintln!("[{label}] events published after {:?}", started.elapsed());
     // Operators act on handoffs they have seen: once the detector has consumed every event.
     let t = settings.topics();
-    wait_consumed(&settings, "detector", &[t.events()], Duration::from_secs(1200)).await?;
+    wait_consumed(
+        &settings,
+        "detector",
+        &[t.events()],
+        Duration::from_secs(1200),
+    )
+    .await?;
     let cmds: Vec<ReplayRecord> = commands(&want.routes, 20, "cc-");
     want.feed(&mut pipeline, &cmds);
     produce_replay(&settings, &cmds).await?;
-    eprintln!("[{label}] {} commands published after {:?}", cmds.len(), started.elapsed());
+    eprintln!(
+        "[{label}] {} commands published after {:?}",
+        cmds.len(),
+        started.elapsed()
+    );
 
     // Every kill happens (and every worker is back) before the final check.
     for task in chaos_tasks {
@@ -252,17 +304,36 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
         report.team_repeats,
         started.elapsed()
     );
-    assert_eq!(kills.load(Ordering::Relaxed), plan.kills * WORKERS.len(), "every planned kill happened");
-    assert!(report.ok(), "the run with crashes differs from a fault-free one: {report:#?}");
+    assert_eq!(
+        kills.load(Ordering::Relaxed),
+        plan.kills * WORKERS.len(),
+        "every planned kill happened"
+    );
+    assert!(
+        report.ok(),
+        "the run with crashes differs from a fault-free one: {report:#?}"
+    );
     if plan.mode == Mode::RollingTerm {
         // A drained worker committed everything it produced: its successor redoes nothing.
         let signals: usize = want.signals.values().map(|s| s.len()).sum();
-        assert_eq!(report.signal_records, signals, "signals written twice after a graceful restart");
-        assert_eq!(report.team_repeats, 0, "routed handoffs written twice after a graceful restart");
+        assert_eq!(
+            report.signal_records, signals,
+            "signals written twice after a graceful restart"
+        );
+        assert_eq!(
+            report.team_repeats, 0,
+            "routed handoffs written twice after a graceful restart"
+        );
         let payloads = read_to_end(&settings, &[t.payloads()]).await?.len();
-        assert_eq!(payloads, signals, "payloads written twice after a graceful restart");
+        assert_eq!(
+            payloads, signals,
+            "payloads written twice after a graceful restart"
+        );
         for (worker, took) in exits.lock().unwrap().iter() {
-            assert!(*took < MAX_DRAIN, "{worker} took {took:?} to drain and exit (bound {MAX_DRAIN:?})");
+            assert!(
+                *took < MAX_DRAIN,
+                "{worker} took {took:?} to drain and exit (bound {MAX_DRAIN:?})"
+            );
         }
     }
 
@@ -278,7 +349,13 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
 }
 
 fn seed() -> u64 {
-    env_or("CHAOS_SEED", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
+    env_or(
+        "CHAOS_SEED",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,7 +392,10 @@ async fn chaos_100k() -> anyhow::Result<()> {
             chunk: conversations,
             pause: Duration::from_millis(env_or("CHAOS_PAUSE_MS", 2000)),
             kills: env_or("CHAOS_KILLS", 4),
-            uptime_ms: (env_or("CHAOS_UPTIME_MIN_MS", 15000), env_or("CHAOS_UPTIME_MAX_MS", 60000)),
+            uptime_ms: (
+                env_or("CHAOS_UPTIME_MIN_MS", 15000),
+                env_or("CHAOS_UPTIME_MAX_MS", 60000),
+            ),
             seed: seed(),
             private_broker: env_or("CHAOS_PRIVATE_BROKER", 1) == 1,
             settle: Duration::from_secs(900),

@@ -36,12 +36,20 @@ fn restores(log: &std::path::Path) -> Vec<u64> {
         .lines()
         .map(strip_ansi)
         .filter(|l| l.contains("state restored"))
-        .filter_map(|l| l.split("records=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .filter_map(|l| {
+            l.split("records=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn detectors_joining_and_leaving_move_state_without_losing_or_repeating_escalations() -> anyhow::Result<()> {
+async fn detectors_joining_and_leaving_move_state_without_losing_or_repeating_escalations(
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut settings = test_settings("rebalance");
     // A private broker: the shared one, under every test's load, stalls long enough to time
@@ -51,7 +59,10 @@ async fn detectors_joining_and_leaving_move_state_without_losing_or_repeating_es
     // More partitions than instances, so both own some.
     settings.kafka.partitions = 4;
     let db_url = with_database(&mut settings).await?;
-    let dir = std::env::temp_dir().join(format!("handoff-rebalance-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::env::temp_dir().join(format!(
+        "handoff-rebalance-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     let (policy_path, policy) = long_sla_policy(&dir);
     let env = reliability_env(&settings, &dir, &policy_path);
     let logs = repo_root().join(".run/logs");
@@ -66,20 +77,38 @@ async fn detectors_joining_and_leaving_move_state_without_losing_or_repeating_es
     let (one, rest) = events.split_at(third);
     let (two, three) = rest.split_at(third);
 
-    let others: Vec<Process> = ["builder", "router", "auditor"].iter().map(|w| spawn_env(w, &env, &log(w))).collect();
+    let others: Vec<Process> = ["builder", "router", "auditor"]
+        .iter()
+        .map(|w| spawn_env(w, &env, &log(w)))
+        .collect();
     let first = spawn_env("detector", &env, &log("detector-a"));
     produce_replay(&settings, one).await?;
     let t = settings.topics();
-    wait_consumed(&settings, "detector", &[t.events()], Duration::from_secs(120)).await?;
+    wait_consumed(
+        &settings,
+        "detector",
+        &[t.events()],
+        Duration::from_secs(120),
+    )
+    .await?;
 
     // A second instance joins while the second third streams in: partitions (and their state)
     // move to it.
     let second = spawn_env("detector", &env, &log("detector-b"));
     produce_replay(&settings, two).await?;
-    wait_consumed(&settings, "detector", &[t.events()], Duration::from_secs(120)).await?;
+    wait_consumed(
+        &settings,
+        "detector",
+        &[t.events()],
+        Duration::from_secs(120),
+    )
+    .await?;
     let restored_b = restores(&log("detector-b"));
     eprintln!("[rebalance] detector b restored {restored_b:?} changelog records on joining");
-    assert!(restored_b.iter().any(|&n| n > 0), "the joining detector read its partitions' state back");
+    assert!(
+        restored_b.iter().any(|&n| n > 0),
+        "the joining detector read its partitions' state back"
+    );
 
     // The first leaves (gracefully) while the last third streams in: all partitions go to the
     // second, which reads the rest of the state back.
@@ -93,10 +122,22 @@ async fn detectors_joining_and_leaving_move_state_without_losing_or_repeating_es
     let status = tokio::task::spawn_blocking(move || first.terminate()).await?;
     assert!(status.success(), "detector a exits cleanly: {status}");
     producing.await??;
-    wait_consumed(&settings, "detector", &[t.events()], Duration::from_secs(120)).await?;
+    wait_consumed(
+        &settings,
+        "detector",
+        &[t.events()],
+        Duration::from_secs(120),
+    )
+    .await?;
     let after = restores(&log("detector-b"));
-    eprintln!("[rebalance] detector b restores after a left: {:?}", &after[before..]);
-    assert!(after[before..].iter().any(|&n| n > 0), "the remaining detector read the leaver's state back");
+    eprintln!(
+        "[rebalance] detector b restores after a left: {:?}",
+        &after[before..]
+    );
+    assert!(
+        after[before..].iter().any(|&n| n > 0),
+        "the remaining detector read the leaver's state back"
+    );
 
     let report = verify(&settings, &db_url, &policy, &want, Duration::from_secs(180)).await?;
     report.print("rebalance");
@@ -109,8 +150,15 @@ async fn detectors_joining_and_leaving_move_state_without_losing_or_repeating_es
         distinct,
         started.elapsed()
     );
-    assert!(want.signals.values().all(|s| s.len() == 1), "each handoff is escalated by one signal");
-    assert!(report.wrong_signals.is_empty(), "escalations lost or repeated: {:?}", report.wrong_signals);
+    assert!(
+        want.signals.values().all(|s| s.len() == 1),
+        "each handoff is escalated by one signal"
+    );
+    assert!(
+        report.wrong_signals.is_empty(),
+        "escalations lost or repeated: {:?}",
+        report.wrong_signals
+    );
     assert!(report.ok(), "{report:#?}");
 
     assert!(second.terminate().success());

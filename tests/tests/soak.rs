@@ -17,7 +17,10 @@ use handoff_tests::*;
 use std::time::{Duration, Instant};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 const WORKERS: [&str; 4] = ["detector", "builder", "router", "auditor"];
@@ -40,19 +43,31 @@ async fn soak() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("handoff-soak-{}", uuid::Uuid::new_v4().simple()));
     let (policy_path, policy) = long_sla_policy(&dir);
     let env = reliability_env(&settings, &dir, &policy_path);
-    let log = repo_root().join(format!(".run/logs/test-{}workers.log", settings.kafka.topic_prefix));
+    let log = repo_root().join(format!(
+        ".run/logs/test-{}workers.log",
+        settings.kafka.topic_prefix
+    ));
     std::fs::create_dir_all(log.parent().unwrap())?;
     let procs: Vec<Process> = WORKERS.iter().map(|w| spawn_env(w, &env, &log)).collect();
     let pids: Vec<u32> = procs.iter().map(|p| p.child.id()).collect();
     eprintln!("[soak] {seconds} s at {rate} events/s, RSS limit {limit_mib} MiB per worker; broker {}; log {}", settings.kafka.brokers, log.display());
-    eprintln!("[soak] {:>6} {:>10} {:>10} {:>10} {:>10} {:>9}", "t (s)", "detector", "builder", "router", "auditor", "events");
+    eprintln!(
+        "[soak] {:>6} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "t (s)", "detector", "builder", "router", "auditor", "events"
+    );
 
     let mut want = Expected::default();
     let mut pipeline = Pipeline::new(&policy).without_sla_clock();
     let mut samples: Vec<(u64, Vec<f64>)> = Vec::new();
     let sample = |t: u64, events: usize, samples: &mut Vec<(u64, Vec<f64>)>| {
-        let rss: Vec<f64> = pids.iter().map(|&p| rss_mib(p).unwrap_or(f64::NAN)).collect();
-        eprintln!("[soak] {t:>6} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {events:>9}", rss[0], rss[1], rss[2], rss[3]);
+        let rss: Vec<f64> = pids
+            .iter()
+            .map(|&p| rss_mib(p).unwrap_or(f64::NAN))
+            .collect();
+        eprintln!(
+            "[soak] {t:>6} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {events:>9}",
+            rss[0], rss[1], rss[2], rss[3]
+        );
         samples.push((t, rss));
     };
     let started = Instant::now();
@@ -77,7 +92,13 @@ async fn soak() -> anyhow::Result<()> {
 
     // Everything through, then compare with the offline pipeline.
     let t = settings.topics();
-    wait_consumed(&settings, "detector", &[t.events()], Duration::from_secs(600)).await?;
+    wait_consumed(
+        &settings,
+        "detector",
+        &[t.events()],
+        Duration::from_secs(600),
+    )
+    .await?;
     let report = verify(&settings, &db_url, &policy, &want, Duration::from_secs(600)).await?;
     sample(started.elapsed().as_secs(), produced, &mut samples);
     report.print("soak");
@@ -88,7 +109,10 @@ async fn soak() -> anyhow::Result<()> {
     let first = &samples[1.min(samples.len() - 1)].1;
     let last = &samples[samples.len() - 1].1;
     for (i, w) in WORKERS.iter().enumerate() {
-        eprintln!("[soak] {w}: first {:.1} MiB, last {:.1} MiB, max {:.1} MiB (limit {limit_mib})", first[i], last[i], max[i]);
+        eprintln!(
+            "[soak] {w}: first {:.1} MiB, last {:.1} MiB, max {:.1} MiB (limit {limit_mib})",
+            first[i], last[i], max[i]
+        );
     }
     eprintln!(
         "[soak] events={produced} conversations={} handoffs={} lost={} duplicates={} elapsed={:?}",
@@ -104,7 +128,11 @@ async fn soak() -> anyhow::Result<()> {
     }
     assert!(report.ok(), "{report:#?}");
     for (i, w) in WORKERS.iter().enumerate() {
-        assert!(max[i] < limit_mib, "{w} reached {:.1} MiB RSS (limit {limit_mib} MiB)", max[i]);
+        assert!(
+            max[i] < limit_mib,
+            "{w} reached {:.1} MiB RSS (limit {limit_mib} MiB)",
+            max[i]
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     drop(broker);

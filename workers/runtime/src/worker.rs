@@ -532,13 +532,11 @@ struct StageRun<S> {
 }
 
 impl<S: Stage> Restartable for StageRun<S> {
-    fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, attempt: u32) -> impl Future<Output = Result<(), WorkerError>> + Send {
-        async move {
-            if attempt > 0 {
-                self.stage.forget();
-            }
-            run_stage_once(self.settings.clone(), &mut self.stage, flagged(stop), started).await
+    async fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, attempt: u32) -> Result<(), WorkerError> {
+        if attempt > 0 {
+            self.stage.forget();
         }
+        run_stage_once(self.settings.clone(), &mut self.stage, flagged(stop), started).await
     }
 }
 
@@ -942,18 +940,16 @@ mod supervise_tests {
     }
 
     impl Restartable for Flaky {
-        fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, attempt: u32) -> impl Future<Output = Result<(), WorkerError>> + Send {
-            async move {
-                assert_eq!(attempt, self.runs, "attempts are counted");
-                self.runs += 1;
-                if self.runs <= self.failures {
-                    *started = self.start_before_failing;
-                    return Err(WorkerError::Delivery { topic: "t".into(), error: "broker gone".into() });
-                }
-                *started = true;
-                flagged(stop).await;
-                Ok(())
+        async fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, attempt: u32) -> Result<(), WorkerError> {
+            assert_eq!(attempt, self.runs, "attempts are counted");
+            self.runs += 1;
+            if self.runs <= self.failures {
+                *started = self.start_before_failing;
+                return Err(WorkerError::Delivery { topic: "t".into(), error: "broker gone".into() });
             }
+            *started = true;
+            flagged(stop).await;
+            Ok(())
         }
     }
 
