@@ -6,6 +6,9 @@
 //! run in-process through their library `run` functions with a shutdown future each, so a test
 //! stops, restarts or loses them deterministically.
 
+pub mod broker;
+pub mod load;
+
 use anyhow::{anyhow, bail, Context};
 use handoff_core::records::RoutedHandoff;
 use handoff_core::replay::{read_all, ReplayRecord};

@@ -28,6 +28,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// How long Postgres stays down: long enough for the auditor's retry back-off to reach its cap
+/// (5 s) several times, with its committed offsets checked to stand still throughout.
+const OUTAGE: Duration = Duration::from_secs(30);
+
 /// A Postgres cluster of our own: started by [`Cluster::create`], stopped and deleted on drop.
 struct Cluster {
     bin: PathBuf,
@@ -354,7 +358,7 @@ async fn a_postgres_restart_mid_run_loses_nothing() -> anyhow::Result<()> {
     // group's position must stand still: nothing is consumed past what was written.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (frozen, _) = committed(&settings, &teams).await?;
-    let left = Duration::from_secs(12).saturating_sub(down_at.elapsed());
+    let left = OUTAGE.saturating_sub(down_at.elapsed());
     tokio::time::sleep(left.max(Duration::from_secs(5))).await;
     let (still, published) = committed(&settings, &teams).await?;
     assert_eq!(
@@ -366,6 +370,7 @@ async fn a_postgres_restart_mid_run_loses_nothing() -> anyhow::Result<()> {
         "records were waiting for the auditor during the outage ({published} published, {frozen} committed)"
     );
     let down_for = down_at.elapsed();
+    assert!(down_for >= OUTAGE, "the outage lasted {down_for:?}");
     cluster.start();
     eprintln!(
         "postgres was down for {down_for:?}; {written_before} events were stored before, {} records waited",

@@ -69,14 +69,27 @@ impl<'p> Pipeline<'p> {
             }
         }
         let conversation_id = record.conversation_id();
-        let state = self
-            .states
-            .entry(conversation_id.to_string())
-            .or_insert_with(|| ConversationState::new(conversation_id));
-        detected.extend(match record {
-            ReplayRecord::Event(e) => detect::on_event(state, e, self.policy, now),
-            ReplayRecord::Command(c) => detect::on_command(state, c, self.policy, now),
-        });
+        match record {
+            // As the detector worker: a command for a conversation nobody has seen is decided on
+            // a scratch state, kept only if it opened a handoff.
+            ReplayRecord::Command(c) if !self.states.contains_key(conversation_id) => {
+                let mut scratch = ConversationState::new(conversation_id);
+                detected.extend(detect::on_command(&mut scratch, c, self.policy, now));
+                if scratch.handoff_id.is_some() {
+                    self.states.insert(conversation_id.to_string(), scratch);
+                }
+            }
+            _ => {
+                let state = self
+                    .states
+                    .entry(conversation_id.to_string())
+                    .or_insert_with(|| ConversationState::new(conversation_id));
+                detected.extend(match record {
+                    ReplayRecord::Event(e) => detect::on_event(state, e, self.policy, now),
+                    ReplayRecord::Command(c) => detect::on_command(state, c, self.policy, now),
+                });
+            }
+        }
         let mut out = Vec::with_capacity(detected.len() + 2);
         for d in detected {
             match d {

@@ -130,6 +130,19 @@ impl Stage for DetectorStage {
         let (conversation_id, out) = if msg.topic == self.topics.commands() {
             let cmd: OperatorCommand = typed(msg.value)?;
             validate::command(&cmd, now, &validate::DEFAULT_LIMITS).map_err(invalid)?;
+            if !self.conversations.contains_key(&cmd.conversation_id) {
+                // A conversation nobody has seen: decide on a scratch state and keep it only if
+                // the command opened a handoff (`take_over`/`pause`); a rejected command leaves
+                // no state behind (and nothing in the changelog).
+                let mut scratch = ConversationState::new(&cmd.conversation_id);
+                let out = detect::on_command(&mut scratch, &cmd, &self.policy, now);
+                let outgoing = self.publish(&cmd.conversation_id, out);
+                if scratch.handoff_id.is_some() {
+                    self.conversations.insert(cmd.conversation_id.clone(), Entry { partition: msg.partition, state: scratch });
+                    self.changed = Some(cmd.conversation_id.clone());
+                }
+                return Ok(outgoing);
+            }
             let state = entry(&mut self.conversations, &cmd.conversation_id, msg.partition);
             (cmd.conversation_id.clone(), detect::on_command(state, &cmd, &self.policy, now))
         } else {
@@ -198,6 +211,11 @@ impl Stage for DetectorStage {
     fn revoke(&mut self, partitions: &[i32]) {
         self.conversations.retain(|_, e| !partitions.contains(&e.partition));
     }
+
+    fn forget(&mut self) {
+        self.conversations.clear();
+        self.changed = None;
+    }
 }
 
 /// Runs the detector until `shutdown` resolves.
@@ -208,4 +226,52 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     let stage = DetectorStage::new(policy, settings.topics());
     handoff_runtime::run_stage(settings, stage, shutdown).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use handoff_core::records::{CommandAction, Operator};
+
+    fn command(id: &str, conversation: &str, action: CommandAction) -> OperatorCommand {
+        OperatorCommand {
+            command_id: id.into(),
+            conversation_id: conversation.into(),
+            handoff_id: None,
+            operator: Operator { id: "u-1".into(), name: "Sam".into(), team: "general".into() },
+            issued_at: chrono::Utc::now(),
+            action,
+            note: None,
+            send_follow_up_now: false,
+            target_team: None,
+            outcome: None,
+        }
+    }
+
+    fn handle(stage: &mut DetectorStage, cmd: &OperatorCommand) -> Vec<Outgoing> {
+        let topic = stage.topics.commands();
+        let value = apache_avro::to_value(cmd).unwrap();
+        let msg = Incoming { topic: &topic, partition: 0, offset: 0, key: Some(cmd.conversation_id.as_bytes()), value: &value };
+        stage.handle(&msg).unwrap()
+    }
+
+    #[test]
+    fn commands_for_unknown_conversations_are_rejected_without_creating_state() {
+        let mut stage = DetectorStage::new(Policy::builtin(), Topics::new("t."));
+        for (i, action) in [CommandAction::Claim, CommandAction::Resume, CommandAction::Resolve].into_iter().enumerate() {
+            let out = handle(&mut stage, &command(&format!("c-{i}"), &format!("ghost-{i}"), action));
+            assert!(matches!(&out[..], [Outgoing { record: OutRecord::Lifecycle(l), .. }] if !l.accepted), "{out:?}");
+            assert!(stage.changelog().is_empty(), "no snapshot for a rejected command");
+        }
+        assert!(stage.is_empty(), "no state kept for conversations nobody has seen");
+    }
+
+    #[test]
+    fn a_take_over_of_an_unknown_conversation_still_opens_a_handoff() {
+        let mut stage = DetectorStage::new(Policy::builtin(), Topics::new("t."));
+        let out = handle(&mut stage, &command("c-1", "fresh", CommandAction::TakeOver));
+        assert!(out.iter().any(|o| matches!(&o.record, OutRecord::Signal(_))));
+        assert_eq!(stage.len(), 1);
+        assert_eq!(stage.changelog().len(), 1, "its state goes to the changelog");
+    }
 }

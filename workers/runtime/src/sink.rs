@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::dlq::{self, DeadLetter};
 use crate::internal_events::{AuditBatchWritten, DeadLettered, EventReceived, RecordProduced};
 use crate::telemetry;
-use crate::worker::{retry_transient, Rejection, Runtime, WorkerError};
+use crate::worker::{flagged, retry_transient, supervise, Rejection, Restartable, Runtime, WorkerError};
 use apache_avro::types::Value;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -69,11 +69,35 @@ struct Raw {
     headers: OwnedHeaders,
 }
 
-/// Runs a sink until `shutdown` resolves.
+struct SinkRun<S> {
+    settings: Settings,
+    sink: S,
+}
+
+impl<S: Sink> Restartable for SinkRun<S> {
+    fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, _attempt: u32) -> impl Future<Output = Result<(), WorkerError>> + Send {
+        run_sink_once(self.settings.clone(), &mut self.sink, flagged(stop), started)
+    }
+}
+
+/// Runs a sink until `shutdown` resolves. A run that fails after it started (a dead letter
+/// that cannot be delivered, the broker gone) is restarted in-process from the last committed
+/// offsets (see [`crate::worker::supervise`]); a fatal sink error stops the worker.
 pub async fn run_sink<S: Sink>(
     settings: Settings,
-    mut sink: S,
+    sink: S,
     shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), WorkerError> {
+    let name = sink.name();
+    supervise(name, shutdown, &mut SinkRun { settings, sink }).await
+}
+
+/// One run of the batch loop.
+async fn run_sink_once<S: Sink>(
+    settings: Settings,
+    sink: &mut S,
+    shutdown: impl Future<Output = ()> + Send,
+    started: &mut bool,
 ) -> Result<(), WorkerError> {
     let name = sink.name();
     let batch_size = settings.database.batch_size.max(1);
@@ -84,6 +108,7 @@ pub async fn run_sink<S: Sink>(
     let consumer = rt.consumer(name)?;
     let subs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     consumer.subscribe(&subs)?;
+    *started = true;
     let dlq_topic = rt.settings.topics().dlq();
     info!(worker = name, inputs = ?inputs, "sink started");
 
@@ -201,7 +226,7 @@ pub async fn run_sink<S: Sink>(
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(SinkError::Fatal(e)) => {
-                    break 'outer Err(WorkerError::Startup(format!("sink failed: {e}")))
+                    break 'outer Err(WorkerError::Fatal(format!("sink failed: {e}")))
                 }
             }
         };

@@ -140,6 +140,10 @@ pub trait Stage: Send + 'static {
 
     /// These partitions now belong to another instance: forget their state.
     fn revoke(&mut self, _partitions: &[i32]) {}
+
+    /// The worker restarts after a failure: forget every partition's state (the next assignment
+    /// restores it from the changelog, which never runs ahead of acknowledged outputs).
+    fn forget(&mut self) {}
 }
 
 /// A record ready to send, encoded.
@@ -196,6 +200,9 @@ pub enum WorkerError {
     Kafka(#[from] KafkaError),
     #[error("a delivery to {topic} failed for good ({error}); offsets were not stored past it")]
     Delivery { topic: String, error: String },
+    /// Restarting cannot help (a sink refusing a batch for good).
+    #[error("{0}")]
+    Fatal(String),
 }
 
 impl Runtime {
@@ -437,11 +444,119 @@ where
     }
 }
 
-/// Runs a stage until `shutdown` resolves; then drains, commits and returns.
+/// The first pause before a failed worker restarts itself, and the longest.
+const RESTART_MIN: Duration = Duration::from_secs(1);
+const RESTART_MAX: Duration = Duration::from_secs(30);
+/// A run this long resets the restart back-off.
+const RESTART_RESET_AFTER: Duration = Duration::from_secs(60);
+
+/// Resolves once the flag is set (or its sender is gone).
+pub(crate) async fn flagged(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One run of a worker, restartable: the supervised part of [`run_stage`] and of the sink loop.
+pub(crate) trait Restartable {
+    /// Runs until `stop` is set or a failure; sets `started` once it consumes. `attempt` counts
+    /// the runs before this one.
+    fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, attempt: u32) -> impl Future<Output = Result<(), WorkerError>> + Send;
+}
+
+/// Runs `worker` again and again, crash-only, until `shutdown` resolves: what a supervisor would
+/// do, inside the process. A run that fails after it started (a delivery failed for good, the
+/// broker went away mid-restore...) has stored no offset past its failure, so the next run
+/// resumes from the last committed offsets (and a stage drops its in-memory state first, so the
+/// next assignment restores it from the changelog). A failure before the first run started
+/// (configuration, an incompatible schema), a fatal one, or one during shutdown is returned.
+pub(crate) async fn supervise<R: Restartable>(
+    name: &'static str,
+    shutdown: impl Future<Output = ()> + Send,
+    worker: &mut R,
+) -> Result<(), WorkerError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    tokio::pin!(shutdown);
+    let mut fired = false;
+    let mut ever_started = false;
+    let mut delay = RESTART_MIN;
+    let mut attempt = 0u32;
+    loop {
+        let mut started = false;
+        let began = Instant::now();
+        let result = {
+            let run = worker.run_once(stop_rx.clone(), &mut started, attempt);
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    r = &mut run => break r,
+                    _ = &mut shutdown, if !fired => fired = true,
+                }
+            }
+        };
+        ever_started |= started;
+        attempt += 1;
+        let error = match result {
+            Ok(()) => return Ok(()),
+            Err(e) if fired || !ever_started || matches!(e, WorkerError::Fatal(_)) => return Err(e),
+            Err(e) => e,
+        };
+        if began.elapsed() > RESTART_RESET_AFTER {
+            delay = RESTART_MIN;
+        }
+        error!(worker = name, error = %error, attempt, retry_in_ms = delay.as_millis() as u64, "worker failed; restarting it from the last committed offsets");
+        let pause = tokio::time::sleep(delay);
+        tokio::pin!(pause);
+        loop {
+            tokio::select! {
+                _ = &mut pause => break,
+                _ = &mut shutdown, if !fired => fired = true,
+            }
+            if fired {
+                return Ok(());
+            }
+        }
+        delay = (delay * 2).min(RESTART_MAX);
+    }
+}
+
+struct StageRun<S> {
+    settings: Settings,
+    stage: S,
+}
+
+impl<S: Stage> Restartable for StageRun<S> {
+    async fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, attempt: u32) -> Result<(), WorkerError> {
+        if attempt > 0 {
+            self.stage.forget();
+        }
+        run_stage_once(self.settings.clone(), &mut self.stage, flagged(stop), started).await
+    }
+}
+
+/// Runs a stage until `shutdown` resolves; then drains, commits and returns. A run that fails
+/// after it started is restarted in-process (see [`supervise`]).
 pub async fn run_stage<S: Stage>(
     settings: Settings,
-    mut stage: S,
+    stage: S,
     shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), WorkerError> {
+    let name = stage.name();
+    supervise(name, shutdown, &mut StageRun { settings, stage }).await
+}
+
+/// Runs a stage once: start, consume until `shutdown` or a failure, drain, commit.
+async fn run_stage_once<S: Stage>(
+    settings: Settings,
+    stage: &mut S,
+    shutdown: impl Future<Output = ()> + Send,
+    started: &mut bool,
 ) -> Result<(), WorkerError> {
     let name = stage.name();
     let rt = Arc::new(Runtime::new(settings)?);
@@ -452,6 +567,7 @@ pub async fn run_stage<S: Stage>(
     let consumer = Arc::new(rt.consumer(name)?);
     let subs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     consumer.subscribe(&subs)?;
+    *started = true;
     info!(worker = name, inputs = ?inputs, "worker started");
 
     let window = rt.settings.kafka.max_in_flight.max(1);
@@ -508,11 +624,11 @@ pub async fn run_stage<S: Stage>(
             }
         };
         if let Some(topic) = &state_topic {
-            if let Err(e) = apply_rebalances(&rt, &mut stage, consumer.context(), topic).await {
+            if let Err(e) = apply_rebalances(&rt, stage, consumer.context(), topic).await {
                 break Err(e);
             }
         }
-        let pending = match process(&rt, &mut stage, &msg, &dlq_topic, &stop_rx).await {
+        let pending = match process(&rt, stage, &msg, &dlq_topic, &stop_rx).await {
             Ok(p) => p,
             Err(e) => break Err(e),
         };
@@ -809,5 +925,61 @@ async fn offset_storer(
                 debug!(topic = %topic, partition, offset, error = %e, "offset not stored");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod supervise_tests {
+    use super::*;
+
+    /// Fails its first `failures` runs (after or before starting, as told), then runs until stopped.
+    struct Flaky {
+        failures: u32,
+        start_before_failing: bool,
+        runs: u32,
+    }
+
+    impl Restartable for Flaky {
+        async fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, attempt: u32) -> Result<(), WorkerError> {
+            assert_eq!(attempt, self.runs, "attempts are counted");
+            self.runs += 1;
+            if self.runs <= self.failures {
+                *started = self.start_before_failing;
+                return Err(WorkerError::Delivery { topic: "t".into(), error: "broker gone".into() });
+            }
+            *started = true;
+            flagged(stop).await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_that_fails_after_starting_is_restarted_until_shutdown() {
+        // Back-off 1 s, then 2 s: the third run starts after 3 s and lasts until shutdown.
+        let mut w = Flaky { failures: 2, start_before_failing: true, runs: 0 };
+        let shutdown = tokio::time::sleep(Duration::from_secs(5));
+        assert!(supervise("test", shutdown, &mut w).await.is_ok());
+        assert_eq!(w.runs, 3, "two failed runs, then one until shutdown");
+    }
+
+    #[tokio::test]
+    async fn a_failure_before_the_first_start_is_returned() {
+        let mut w = Flaky { failures: 1, start_before_failing: false, runs: 0 };
+        let shutdown = tokio::time::sleep(Duration::from_secs(60));
+        assert!(matches!(supervise("test", shutdown, &mut w).await, Err(WorkerError::Delivery { .. })));
+        assert_eq!(w.runs, 1);
+    }
+
+    #[tokio::test]
+    async fn fatal_errors_are_not_restarted() {
+        struct Fatal;
+        impl Restartable for Fatal {
+            fn run_once(&mut self, _stop: watch::Receiver<bool>, started: &mut bool, _attempt: u32) -> impl Future<Output = Result<(), WorkerError>> + Send {
+                *started = true;
+                async { Err(WorkerError::Fatal("bad batch".into())) }
+            }
+        }
+        let shutdown = tokio::time::sleep(Duration::from_secs(60));
+        assert!(matches!(supervise("test", shutdown, &mut Fatal).await, Err(WorkerError::Fatal(_))));
     }
 }
