@@ -72,7 +72,7 @@ py = runs.get("python-peak")
 if pp:
     rows.append(("pipeline throughput, full speed (events/s)", f"{pp['events_per_s']:.0f}",
                  f"passthrough {tp['events_per_s']:.0f}; target >= 0.9x" if tp else "-",
-                 f"{pp['events_per_s'] / tp['events_per_s']:.2f}x, {ok(pp['events_per_s'] >= 0.9 * tp['events_per_s'])}" if tp else ""))
+                 f"{pp['events_per_s'] / tp['events_per_s']:.2f}x, {ok(pp['events_per_s'] >= 0.9 * tp['events_per_s'])}" + " (broker-bound, see below)" if tp else ""))
     rows.append(("pipeline latency at full speed p50/p90/p99/max (ms)",
                  f"{lat(pp, 'p50_ms'):.0f} / {lat(pp, 'p90_ms'):.0f} / {lat(pp, 'p99_ms'):.0f} / {lat(pp, 'max_ms'):.0f}",
                  f"passthrough {lat(tp, 'p50_ms'):.0f} / {lat(tp, 'p90_ms'):.0f} / {lat(tp, 'p99_ms'):.0f} / {lat(tp, 'max_ms'):.0f}" if tp else "-",
@@ -83,7 +83,7 @@ if ph:
     rows.append(("pipeline latency at half peak p50/p90/p99/max (ms)",
                  f"{lat(ph, 'p50_ms'):.0f} / {lat(ph, 'p90_ms'):.0f} / {lat(ph, 'p99_ms'):.0f} / {lat(ph, 'max_ms'):.0f}",
                  (f"passthrough {lat(th, 'p50_ms'):.0f} / {lat(th, 'p90_ms'):.0f} / {lat(th, 'p99_ms'):.0f} / {lat(th, 'max_ms'):.0f}; target p99 <= 1.5x") if th else "-",
-                 f"p99 {lat(ph, 'p99_ms') / lat(th, 'p99_ms'):.2f}x, {ok(lat(ph, 'p99_ms') <= 1.5 * lat(th, 'p99_ms'))}" if th else ""))
+                 f"p99 {lat(ph, 'p99_ms') / lat(th, 'p99_ms'):.2f}x, {ok(lat(ph, 'p99_ms') <= 1.5 * lat(th, 'p99_ms'))}" + " (broker-bound, see below)" if th else ""))
 if py and pp:
     rows.append(("Python baseline, 1 hop (events/s)", f"{py['events_per_s']:.0f}",
                  "target: pipeline >= 10x", f"pipeline {pp['events_per_s'] / py['events_per_s']:.1f}x, {ok(pp['events_per_s'] >= 10 * py['events_per_s'])}"))
@@ -146,6 +146,20 @@ with open(a.md, "w") as f:
         L = r["latency"]
         f.write(f"| {r['label']} ({r['mode']}, {r['hops']} hops) | {r['events']} | {r['seconds']} | {r['events_per_s']:.0f} | "
                 f"{r['offered_rate']:.0f} | {r['arrived']}/{r['expected']} | {L['p50_ms']} | {L['p90_ms']} | {L['p99_ms']} | {L['max_ms']} |\n")
+    f.write("\n## Reading these figures\n\n"
+            "- The broker is the bottleneck on this machine: tansu (sqlite storage, shared by every "
+            "engineer's tests, database of 100+ MB) sits at 60-100% of a core during the runs while the "
+            "workers idle, and it timed out heartbeats and requests (REQTMOUT, SESSTMOUT in the logs). "
+            "Every Kafka figure here is a broker figure more than a worker figure.\n"
+            "- The passthrough writes every event 4 times (input + 3 relays); the pipeline writes each "
+            "event twice (input + its detector state) and only escalations go further. On a "
+            "broker-bound machine the pipeline therefore beats the passthrough; the ratios say nothing "
+            "about the workers' overhead. Compare on a broker that is not saturated (production Kafka) "
+            "before reading them as a pass.\n"
+            "- The Python baseline is one hop (decode -> regex -> encode) on the same saturated broker, "
+            "so it is broker-bound too; the 10x target cannot be judged here. Per core, without Kafka, "
+            "the Rust detector does ~500k events/s (criterion) where a Python decode+regex+encode "
+            "loop is typically in the tens of thousands.\n")
     if audit_lines:
         f.write("\n## Auditor vs COPY\n\n```\n" + "\n".join(audit_lines) + "\n```\n")
     if state_lines:
