@@ -10,7 +10,7 @@ ENV := source infra/env.sh
 BIN := $(shell source infra/env.sh && echo "$$HANDOFF_BIN_DIR")
 RUN_DIR := $(shell source infra/env.sh && echo "$$HANDOFF_RUN_DIR")
 
-.PHONY: help build infra-up infra-down run stop test bench fmt clippy clean-run console-e2e
+.PHONY: help build infra-up infra-down run stop test bench chaos soak fmt clippy clean-run console-e2e
 
 help:
 	@echo "make build       cargo build --workspace --bins"
@@ -19,7 +19,9 @@ help:
 	@echo "make run         build, infra-up, start workers, play infra/samples through the demo"
 	@echo "make stop        stop workers and infra"
 	@echo "make test        infra-up, then cargo test --workspace"
-	@echo "make bench       criterion benchmarks"
+	@echo "make bench       criterion benchmarks, then bench/run.sh (end to end with baselines)"
+	@echo "make chaos       100k events, every worker SIGKILLed several times: nothing lost or doubled"
+	@echo "make soak        10-minute load, RSS of every worker sampled and bounded"
 	@echo "make console-e2e browser end-to-end test of the operator console (headless Chromium)"
 	@echo "make fmt | clippy | clean-run"
 
@@ -73,8 +75,15 @@ bench: infra-up
 	cargo bench -p handoff-core --bench builder
 	@echo "==> detector state per open conversation"
 	cargo bench -p handoff-core --bench state_size
-	@echo "==> auditor rows/s beside a raw COPY of the same rows (local Postgres)"
-	$(ENV) && cargo bench -p handoff-auditor --bench audit
+	@echo "==> end to end on the local stack: pipeline vs passthrough vs Python, auditor vs COPY"
+	$(ENV) && bench/run.sh
+
+# Long fault runs, outside make test's time budget (tests/tests/chaos.rs, soak.rs).
+chaos: infra-up
+	infra/chaos.sh
+
+soak: infra-up
+	infra/soak.sh
 
 fmt:
 	@echo "==> formatting"
