@@ -295,26 +295,59 @@ pub struct Process {
 /// The environment that points a worker binary at the same topics, groups and database.
 pub fn env_for(settings: &Settings) -> Vec<(String, String)> {
     let mut env = vec![
-        ("HANDOFF_KAFKA__BROKERS".into(), settings.kafka.brokers.clone()),
-        ("HANDOFF_KAFKA__TOPIC_PREFIX".into(), settings.kafka.topic_prefix.clone()),
-        ("HANDOFF_KAFKA__GROUP_PREFIX".into(), settings.kafka.group_prefix.clone()),
-        ("HANDOFF_KAFKA__PARTITIONS".into(), settings.kafka.partitions.to_string()),
-        ("HANDOFF_KAFKA__TEAM_PARTITIONS".into(), settings.kafka.team_partitions.to_string()),
-        ("HANDOFF_REGISTRY__URL".into(), settings.registry.url.clone()),
-        ("HANDOFF_DATABASE__BATCH_LINGER_MS".into(), settings.database.batch_linger_ms.to_string()),
-        ("RUST_LOG".into(), std::env::var("TEST_LOG").unwrap_or_else(|_| "info".into())),
+        (
+            "HANDOFF_KAFKA__BROKERS".into(),
+            settings.kafka.brokers.clone(),
+        ),
+        (
+            "HANDOFF_KAFKA__TOPIC_PREFIX".into(),
+            settings.kafka.topic_prefix.clone(),
+        ),
+        (
+            "HANDOFF_KAFKA__GROUP_PREFIX".into(),
+            settings.kafka.group_prefix.clone(),
+        ),
+        (
+            "HANDOFF_KAFKA__PARTITIONS".into(),
+            settings.kafka.partitions.to_string(),
+        ),
+        (
+            "HANDOFF_KAFKA__TEAM_PARTITIONS".into(),
+            settings.kafka.team_partitions.to_string(),
+        ),
+        (
+            "HANDOFF_REGISTRY__URL".into(),
+            settings.registry.url.clone(),
+        ),
+        (
+            "HANDOFF_DATABASE__BATCH_LINGER_MS".into(),
+            settings.database.batch_linger_ms.to_string(),
+        ),
+        (
+            "RUST_LOG".into(),
+            std::env::var("TEST_LOG").unwrap_or_else(|_| "info".into()),
+        ),
     ];
     if let Some(url) = &settings.database.url {
-        env.push(("HANDOFF_DATABASE__URL".into(), url.expose_secret().to_string()));
+        env.push((
+            "HANDOFF_DATABASE__URL".into(),
+            url.expose_secret().to_string(),
+        ));
     }
     env
 }
 
 /// Starts a worker binary (`make test` builds them first), logging to `.run/logs/test-*.log`.
 pub fn spawn(name: &'static str, settings: &Settings) -> Process {
-    let dir = std::env::var("HANDOFF_BIN_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target/debug"));
+    let dir = std::env::var("HANDOFF_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target/debug"));
     let bin = dir.join(name);
-    assert!(bin.exists(), "{} is not built: run `cargo build --workspace --bins` (make test does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is not built: run `cargo build --workspace --bins` (make test does)",
+        bin.display()
+    );
     let logs = repo_root().join(".run/logs");
     std::fs::create_dir_all(&logs).unwrap();
     let log = std::fs::OpenOptions::new()
@@ -340,7 +373,10 @@ impl Process {
 
     /// SIGTERM and wait for a clean exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = std::process::Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().expect("wait")
     }
 }

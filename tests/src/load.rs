@@ -214,7 +214,11 @@ impl StateView {
             trigger_id: s.trigger_id.clone(),
             claimed_by: s.claimed_by.clone(),
             low_confidence_streak: s.low_confidence_streak,
-            transcript: s.transcript.iter().map(|t| t.event_id.to_string()).collect(),
+            transcript: s
+                .transcript
+                .iter()
+                .map(|t| t.event_id.to_string())
+                .collect(),
         }
     }
 }

@@ -832,7 +832,10 @@ async fn every_view_answers_on_an_empty_store() -> anyhow::Result<()> {
         "sla_breaches",
         "operator_history",
     ] {
-        assert!(views.contains(&v.to_string()), "view {v} missing: {views:?}");
+        assert!(
+            views.contains(&v.to_string()),
+            "view {v} missing: {views:?}"
+        );
     }
     for v in &views {
         // Names come from the catalogue, not input.

@@ -46,10 +46,16 @@ async fn a_killed_detector_resumes_from_its_changelog() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while keys.len() < N + 1 && Instant::now() < deadline {
         for m in read_until(&state_reader, Duration::from_secs(2), |m| !m.is_empty()).await {
-            keys.insert(String::from_utf8_lossy(rdkafka::Message::key(&m).unwrap_or_default()).into_owned());
+            keys.insert(
+                String::from_utf8_lossy(rdkafka::Message::key(&m).unwrap_or_default()).into_owned(),
+            );
         }
     }
-    assert_eq!(keys.len(), N + 1, "changelog holds every conversation before the crash");
+    assert_eq!(
+        keys.len(),
+        N + 1,
+        "changelog holds every conversation before the crash"
+    );
     // Let auto-commit (1 s) flush the stored offsets: the new detector must then get the first
     // turns from the changelog, not by simply being redelivered the events.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -65,7 +71,10 @@ async fn a_killed_detector_resumes_from_its_changelog() -> anyhow::Result<()> {
     // A new detector process: the third low-confidence turn must escalate every conversation
     // (so the first two turns were remembered), and the waiting handoff can be claimed.
     let detector = spawn("detector", &settings);
-    let after: Vec<ReplayRecord> = conversations.iter().map(|c| agent_turn(c, 3, 0.1)).collect();
+    let after: Vec<ReplayRecord> = conversations
+        .iter()
+        .map(|c| agent_turn(c, 3, 0.1))
+        .collect();
     produce_replay(&settings, &after).await?;
     produce_replay(
         &settings,
@@ -74,25 +83,48 @@ async fn a_killed_detector_resumes_from_its_changelog() -> anyhow::Result<()> {
     .await?;
 
     let signals_reader = reader(&settings, &[topics.signals().as_str()]);
-    let got = read_until(&signals_reader, Duration::from_secs(90), |m| m.len() >= N + 1).await;
+    let got = read_until(&signals_reader, Duration::from_secs(90), |m| m.len() > N).await;
     let signals: Vec<StopSignal> = decode_all(&settings, &got).await?;
     let mut per_handoff: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for s in &signals {
-        per_handoff.entry(s.conversation_id.clone()).or_default().insert(s.signal_id.clone());
+        per_handoff
+            .entry(s.conversation_id.clone())
+            .or_default()
+            .insert(s.signal_id.clone());
     }
-    let expected: BTreeSet<String> = conversations.iter().cloned().chain(["waiting".to_string()]).collect();
-    assert_eq!(per_handoff.keys().cloned().collect::<BTreeSet<_>>(), expected, "every escalation, none lost");
-    assert!(per_handoff.values().all(|ids| ids.len() == 1), "no conversation escalated twice: {per_handoff:?}");
+    let expected: BTreeSet<String> = conversations
+        .iter()
+        .cloned()
+        .chain(["waiting".to_string()])
+        .collect();
+    assert_eq!(
+        per_handoff.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "every escalation, none lost"
+    );
+    assert!(
+        per_handoff.values().all(|ids| ids.len() == 1),
+        "no conversation escalated twice: {per_handoff:?}"
+    );
     for s in signals.iter().filter(|s| s.conversation_id != "waiting") {
         assert_eq!(s.reasons[0].kind, ReasonKind::LowConfidence);
         assert_eq!(s.trigger_event_id, format!("{}-a3", s.conversation_id));
     }
 
     let lifecycle_reader = reader(&settings, &[topics.lifecycle().as_str()]);
-    let got = read_until(&lifecycle_reader, Duration::from_secs(60), |m| m.len() >= N + 2).await;
+    let got = read_until(&lifecycle_reader, Duration::from_secs(60), |m| {
+        m.len() >= N + 2
+    })
+    .await;
     let lifecycle: Vec<LifecycleEvent> = decode_all(&settings, &got).await?;
-    let claim = lifecycle.iter().find(|l| l.command_id.as_deref() == Some("w-op-1")).expect("the claim was answered");
-    assert!(claim.accepted, "the restored detector knew the handoff was waiting: {claim:?}");
+    let claim = lifecycle
+        .iter()
+        .find(|l| l.command_id.as_deref() == Some("w-op-1"))
+        .expect("the claim was answered");
+    assert!(
+        claim.accepted,
+        "the restored detector knew the handoff was waiting: {claim:?}"
+    );
     assert_eq!(claim.from_state, ControlState::AwaitingHuman);
 
     assert!(detector.terminate().success(), "clean exit on SIGTERM");

@@ -131,7 +131,13 @@ async fn samples_flow_through_all_four_workers_into_the_audit_store() -> anyhow:
     let want_rows: Vec<(String, Option<String>, Option<String>)> = want
         .routes
         .iter()
-        .map(|(id, team)| (id.clone(), Some(team.clone()), want.states.get(id).map(|s| s.as_str().to_string())))
+        .map(|(id, team)| {
+            (
+                id.clone(),
+                Some(team.clone()),
+                want.states.get(id).map(|s| s.as_str().to_string()),
+            )
+        })
         .collect();
     let mut rows = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -144,7 +150,10 @@ async fn samples_flow_through_all_four_workers_into_the_audit_store() -> anyhow:
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_eq!(rows, want_rows, "handoffs (id, team, state) in the audit store");
+    assert_eq!(
+        rows, want_rows,
+        "handoffs (id, team, state) in the audit store"
+    );
     for (id, team, _) in &rows {
         assert_eq!(team.as_deref(), want.routes.get(id).map(String::as_str));
     }

@@ -14,13 +14,23 @@ use std::time::Instant;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement; run on demand"]
 async fn restore_100k_conversations() -> anyhow::Result<()> {
-    let n: usize = std::env::var("RESTORE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("RESTORE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let settings = test_settings("restore100k");
     let topics = settings.topics();
     let policy = handoff_core::Policy::builtin();
     let rt = Runtime::new(settings.clone())?;
-    rt.prepare(&[], &[(topics.state(), <ConversationState as handoff_runtime::codec::AvroRecord>::SCHEMA)], Some(&topics.state()))
-        .await?;
+    rt.prepare(
+        &[],
+        &[(
+            topics.state(),
+            <ConversationState as handoff_runtime::codec::AvroRecord>::SCHEMA,
+        )],
+        Some(&topics.state()),
+    )
+    .await?;
 
     // A realistic state: a few turns of a conversation each.
     let started = Instant::now();
@@ -29,7 +39,14 @@ async fn restore_100k_conversations() -> anyhow::Result<()> {
     for i in 0..n {
         let id = format!("c{i}");
         let mut state = ConversationState::new(&id);
-        for (k, text) in ["hi, my order 55120 is late", "it was due on Monday", "ok thanks"].iter().enumerate() {
+        for (k, text) in [
+            "hi, my order 55120 is late",
+            "it was due on Monday",
+            "ok thanks",
+        ]
+        .iter()
+        .enumerate()
+        {
             let ReplayRecord::Event(e) = parse_line(&format!(
                 r#"{{"type":"event","event_id":"{id}-{k}","conversation_id":"{id}","tenant_id":"acme","occurred_at":"2026-11-20T10:00:0{k}Z","channel":"web","actor":"contact","text":"{text}"}}"#
             ))
@@ -39,10 +56,22 @@ async fn restore_100k_conversations() -> anyhow::Result<()> {
             };
             on_event(&mut state, &e, &policy, e.occurred_at);
         }
-        let out = Outgoing { topic: topics.state(), key: id.clone(), record: OutRecord::State(Box::new(state)) };
+        let out = Outgoing {
+            topic: topics.state(),
+            key: id.clone(),
+            record: OutRecord::State(Box::new(state)),
+        };
         let value = rt.encode(&out).await?.unwrap();
         bytes_total += value.len();
-        deliveries.push(rt.send(&out.topic, Some(id.as_bytes()), Some(&value), OwnedHeaders::new()).await?);
+        deliveries.push(
+            rt.send(
+                &out.topic,
+                Some(id.as_bytes()),
+                Some(&value),
+                OwnedHeaders::new(),
+            )
+            .await?,
+        );
         if deliveries.len() >= 20_000 {
             for d in deliveries.drain(..) {
                 d.await.expect("delivered").map_err(|(e, _)| e)?;
@@ -52,12 +81,17 @@ async fn restore_100k_conversations() -> anyhow::Result<()> {
     for d in deliveries {
         d.await.expect("delivered").map_err(|(e, _)| e)?;
     }
-    println!("wrote {n} state records ({} bytes avg) in {:?}", bytes_total / n, started.elapsed());
+    println!(
+        "wrote {n} state records ({} bytes avg) in {:?}",
+        bytes_total / n,
+        started.elapsed()
+    );
 
     let mut stage = DetectorStage::new(policy, topics.clone());
     let partitions: Vec<i32> = (0..settings.kafka.partitions).collect();
     let started = Instant::now();
-    let read = handoff_runtime::changelog::restore(&rt, &mut stage, &topics.state(), &partitions).await?;
+    let read =
+        handoff_runtime::changelog::restore(&rt, &mut stage, &topics.state(), &partitions).await?;
     let elapsed = started.elapsed();
     println!(
         "restored {} conversations ({read} records) in {:.2}s = {:.0} conversations/s",
@@ -78,13 +112,27 @@ async fn probe_compaction() -> anyhow::Result<()> {
     use rdkafka::producer::{FutureProducer, FutureRecord};
     let settings = test_settings("compaction");
     let topic = settings.topics().state();
-    handoff_runtime::kafka::ensure_topics(&settings.kafka, &[(topic.clone(), 1, vec![("cleanup.policy", "compact"), ("segment.ms", "1000")])]).await?;
-    let producer: FutureProducer = handoff_runtime::kafka::producer_config(&settings.kafka).create()?;
+    handoff_runtime::kafka::ensure_topics(
+        &settings.kafka,
+        &[(
+            topic.clone(),
+            1,
+            vec![("cleanup.policy", "compact"), ("segment.ms", "1000")],
+        )],
+    )
+    .await?;
+    let producer: FutureProducer =
+        handoff_runtime::kafka::producer_config(&settings.kafka).create()?;
     for round in 0..5 {
         for k in 0..10 {
             let value = format!("v{round}");
             producer
-                .send(FutureRecord::to(&topic).key(&format!("k{k}")).payload(&value), std::time::Duration::from_secs(10))
+                .send(
+                    FutureRecord::to(&topic)
+                        .key(&format!("k{k}"))
+                        .payload(&value),
+                    std::time::Duration::from_secs(10),
+                )
                 .await
                 .map_err(|(e, _)| e)?;
         }
@@ -92,6 +140,9 @@ async fn probe_compaction() -> anyhow::Result<()> {
     tokio::time::sleep(std::time::Duration::from_secs(50)).await;
     let c = reader(&settings, &[topic.as_str()]);
     let got = read_until(&c, std::time::Duration::from_secs(5), |m| m.len() >= 50).await;
-    println!("compaction probe: wrote 50 records over 10 keys; a reader from the beginning now gets {}", got.len());
+    println!(
+        "compaction probe: wrote 50 records over 10 keys; a reader from the beginning now gets {}",
+        got.len()
+    );
     Ok(())
 }

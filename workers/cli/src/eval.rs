@@ -447,10 +447,15 @@ pub struct EvalInput<'a> {
 
 /// Every section, in report order. Add new sections here.
 pub fn sections(input: &EvalInput) -> anyhow::Result<Vec<Section>> {
-    Ok(vec![explicit_request_section(input)?, sentiment_section(input)?, routing_section(input)?])
+    Ok(vec![
+        explicit_request_section(input)?,
+        sentiment_section(input)?,
+        routing_section(input)?,
+    ])
 }
 
 /// Every fifth example of each label (in file order) is held out; the rest trains.
+#[allow(clippy::type_complexity)]
 fn holdout_split(rows: &[(String, String)]) -> (Vec<(String, String)>, Vec<(String, String)>) {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let (mut train, mut test) = (Vec::new(), Vec::new());
@@ -468,7 +473,8 @@ fn holdout_split(rows: &[(String, String)]) -> (Vec<(String, String)>, Vec<(Stri
 
 fn read_team_map(data: &Path, relative: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let path = data_file(data, relative)?;
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -477,8 +483,14 @@ fn read_team_map(data: &Path, relative: &str) -> anyhow::Result<BTreeMap<String,
 /// set's intent-to-team map gives the team. Team accuracy is what the router's intent rules get.
 pub fn routing_section(input: &EvalInput) -> anyhow::Result<Section> {
     use handoff_core::classify::{IntentClassifier, TrainConfig};
-    let bitext: Vec<(String, String)> = load_bitext(input.data)?.into_iter().map(|r| (r.instruction, r.intent)).collect();
-    let banking: Vec<(String, String)> = load_banking77(input.data)?.into_iter().map(|r| (r.text, r.label)).collect();
+    let bitext: Vec<(String, String)> = load_bitext(input.data)?
+        .into_iter()
+        .map(|r| (r.instruction, r.intent))
+        .collect();
+    let banking: Vec<(String, String)> = load_banking77(input.data)?
+        .into_iter()
+        .map(|r| (r.text, r.label))
+        .collect();
     let mut section = Section {
         name: "routing".into(),
         title: "Team accuracy on held-out text: classifier trained on the training part only, intent mapped to team".into(),
@@ -487,14 +499,28 @@ pub fn routing_section(input: &EvalInput) -> anyhow::Result<Section> {
         metrics: Vec::new(),
         errors: Vec::new(),
     };
-    let mut summary = Table::new("routing accuracy", &["dataset", "train", "test", "intent acc", "team acc"]);
+    let mut summary = Table::new(
+        "routing accuracy",
+        &["dataset", "train", "test", "intent acc", "team acc"],
+    );
     for (name, rows, map_file, bits) in [
-        ("bitext", &bitext, "bitext/intent_to_team.json", TrainConfig::default().hash_bits),
+        (
+            "bitext",
+            &bitext,
+            "bitext/intent_to_team.json",
+            TrainConfig::default().hash_bits,
+        ),
         ("banking77", &banking, "banking77/intent_to_team.json", 18),
     ] {
         let team_of = read_team_map(input.data, map_file)?;
         let (train, test) = holdout_split(rows);
-        let model = IntentClassifier::train_with(&train, &TrainConfig { hash_bits: bits, ..TrainConfig::default() });
+        let model = IntentClassifier::train_with(
+            &train,
+            &TrainConfig {
+                hash_bits: bits,
+                ..TrainConfig::default()
+            },
+        );
         let (mut intent_ok, mut team_ok, mut team_n) = (0usize, 0usize, 0usize);
         let mut per_team: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         for (text, gold) in &test {
@@ -508,18 +534,45 @@ pub fn routing_section(input: &EvalInput) -> anyhow::Result<Section> {
                 e.0 += usize::from(ok);
                 e.1 += 1;
                 if !ok && section.errors.len() < input.errors {
-                    section.errors.push(ErrorExample { dataset: name.into(), kind: format!("routed to {t}"), label: g.clone(), text: text.clone() });
+                    section.errors.push(ErrorExample {
+                        dataset: name.into(),
+                        kind: format!("routed to {t}"),
+                        label: g.clone(),
+                        text: text.clone(),
+                    });
                 }
             }
         }
         let intent_acc = intent_ok as f64 / test.len().max(1) as f64;
         let team_acc = team_ok as f64 / team_n.max(1) as f64;
-        summary.row(vec![name.into(), train.len().to_string(), test.len().to_string(), format!("{intent_acc:.3}"), format!("{team_acc:.3}")]);
-        section.metrics.push(Metric { dataset: name.into(), name: "team_accuracy".into(), value: Some(team_acc) });
-        section.metrics.push(Metric { dataset: name.into(), name: "intent_accuracy".into(), value: Some(intent_acc) });
-        let mut teams = Table::new(format!("{name}: team recall"), &["team", "correct", "n", "recall"]);
+        summary.row(vec![
+            name.into(),
+            train.len().to_string(),
+            test.len().to_string(),
+            format!("{intent_acc:.3}"),
+            format!("{team_acc:.3}"),
+        ]);
+        section.metrics.push(Metric {
+            dataset: name.into(),
+            name: "team_accuracy".into(),
+            value: Some(team_acc),
+        });
+        section.metrics.push(Metric {
+            dataset: name.into(),
+            name: "intent_accuracy".into(),
+            value: Some(intent_acc),
+        });
+        let mut teams = Table::new(
+            format!("{name}: team recall"),
+            &["team", "correct", "n", "recall"],
+        );
         for (team, (ok, n)) in per_team {
-            teams.row(vec![team, ok.to_string(), n.to_string(), format!("{:.3}", ok as f64 / n.max(1) as f64)]);
+            teams.row(vec![
+                team,
+                ok.to_string(),
+                n.to_string(),
+                format!("{:.3}", ok as f64 / n.max(1) as f64),
+            ]);
         }
         section.tables.push(teams);
     }
@@ -537,7 +590,8 @@ pub fn load_isarcasmeval(data: &Path) -> anyhow::Result<Vec<(String, bool, Strin
         rephrase: String,
     }
     let path = data_file(data, "isarcasmeval/train.En.csv")?;
-    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut reader =
+        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
     for row in reader.deserialize::<Row>() {
         let row = row.with_context(|| format!("parsing {}", path.display()))?;
@@ -554,17 +608,29 @@ pub fn sentiment_section(input: &EvalInput) -> anyhow::Result<Section> {
     let sarcastic: Vec<Sample> = rows
         .iter()
         .filter(|(_, s, _)| *s)
-        .map(|(t, _, _)| Sample { text: t.clone(), gold: false, label: "sarcastic".into() })
+        .map(|(t, _, _)| Sample {
+            text: t.clone(),
+            gold: false,
+            label: "sarcastic".into(),
+        })
         .collect();
     let rephrase: Vec<Sample> = rows
         .iter()
         .filter(|(_, s, r)| *s && !r.trim().is_empty())
-        .map(|(_, _, r)| Sample { text: r.clone(), gold: false, label: "rephrase".into() })
+        .map(|(_, _, r)| Sample {
+            text: r.clone(),
+            gold: false,
+            label: "rephrase".into(),
+        })
         .collect();
     let plain: Vec<Sample> = rows
         .iter()
         .filter(|(_, s, _)| !*s)
-        .map(|(t, _, _)| Sample { text: t.clone(), gold: false, label: "non_sarcastic".into() })
+        .map(|(t, _, _)| Sample {
+            text: t.clone(),
+            gold: false,
+            label: "non_sarcastic".into(),
+        })
         .collect();
     let banking = negatives(load_banking77(input.data)?);
     let mut section = Section {
@@ -589,12 +655,28 @@ pub fn sentiment_section(input: &EvalInput) -> anyhow::Result<Section> {
         ("isarcasmeval non-sarcastic", &plain),
         ("banking77 (routine requests)", &banking),
     ] {
-        let outcome = evaluate_binary(samples, input.errors, |t| runner.escalates_for(t, ReasonKind::Sentiment));
+        let outcome = evaluate_binary(samples, input.errors, |t| {
+            runner.escalates_for(t, ReasonKind::Sentiment)
+        });
         let c = &outcome.confusion;
-        table.row(vec![name.into(), c.n().to_string(), (c.fp).to_string(), fmt_percent(c.fp_rate())]);
-        section.metrics.push(Metric { dataset: name.into(), name: "false_fire_rate".into(), value: c.fp_rate() });
+        table.row(vec![
+            name.into(),
+            c.n().to_string(),
+            (c.fp).to_string(),
+            fmt_percent(c.fp_rate()),
+        ]);
+        section.metrics.push(Metric {
+            dataset: name.into(),
+            name: "false_fire_rate".into(),
+            value: c.fp_rate(),
+        });
         for (label, text) in outcome.false_positives {
-            section.errors.push(ErrorExample { dataset: name.into(), kind: "FP".into(), label, text });
+            section.errors.push(ErrorExample {
+                dataset: name.into(),
+                kind: "FP".into(),
+                label,
+                text,
+            });
         }
     }
     section.tables.push(table);

@@ -81,7 +81,12 @@ const AGENT_LINES: &[&str] = &[
 /// A realistic mixed conversation. Roughly one in four escalates, for different reasons:
 /// an explicit request, the agent's `transfer_to_human` tool call, a legal threat; the rest
 /// are ordinary order, billing and account questions.
-fn conversation(run: &str, c: usize, turns: usize, start: chrono::DateTime<chrono::Utc>) -> Vec<ConversationEvent> {
+fn conversation(
+    run: &str,
+    c: usize,
+    turns: usize,
+    start: chrono::DateTime<chrono::Utc>,
+) -> Vec<ConversationEvent> {
     let cid = format!("{run}-c{c}");
     let trigger_turn = turns.saturating_sub(3).max(1);
     (0..turns)
@@ -95,8 +100,12 @@ fn conversation(run: &str, c: usize, turns: usize, start: chrono::DateTime<chron
                 ..Default::default()
             });
             let text = match (c % 12, contact) {
-                (0, true) if i == trigger_turn - 1 => "this is useless, can I talk to a person please".to_string(),
-                (4, true) if i == trigger_turn - 1 => "If this is not fixed today I will contact my lawyer".to_string(),
+                (0, true) if i == trigger_turn - 1 => {
+                    "this is useless, can I talk to a person please".to_string()
+                }
+                (4, true) if i == trigger_turn - 1 => {
+                    "If this is not fixed today I will contact my lawyer".to_string()
+                }
                 (8, false) if i == trigger_turn => {
                     if let Some(a) = agent.as_mut() {
                         a.tool_calls.push(ToolCall {
@@ -105,7 +114,8 @@ fn conversation(run: &str, c: usize, turns: usize, start: chrono::DateTime<chron
                         });
                         a.confidence = Some(0.41);
                     }
-                    "Refunds over 500 EUR need a colleague to approve, I am transferring you.".to_string()
+                    "Refunds over 500 EUR need a colleague to approve, I am transferring you."
+                        .to_string()
                 }
                 (_, true) => CONTACT_LINES[line].to_string(),
                 (_, false) => AGENT_LINES[(c + i) % AGENT_LINES.len()].to_string(),
@@ -115,8 +125,12 @@ fn conversation(run: &str, c: usize, turns: usize, start: chrono::DateTime<chron
                 conversation_id: cid.clone(),
                 tenant_id: "acme".into(),
                 occurred_at: start + chrono::Duration::seconds(i as i64 * 15),
-                channel: if c % 3 == 0 { "whatsapp" } else { "web" }.into(),
-                actor: if contact { Actor::Contact } else { Actor::Agent },
+                channel: if c.is_multiple_of(3) { "whatsapp" } else { "web" }.into(),
+                actor: if contact {
+                    Actor::Contact
+                } else {
+                    Actor::Agent
+                },
                 text,
                 language: None,
                 agent,
@@ -125,7 +139,7 @@ fn conversation(run: &str, c: usize, turns: usize, start: chrono::DateTime<chron
                     name: Some("Ana Ruiz".into()),
                     email: Some(format!("ana{c}@example.com")),
                     account_id: Some(format!("A-{}", c % 977)),
-                    plan: Some(if c % 5 == 0 { "enterprise" } else { "growth" }.into()),
+                    plan: Some(if c.is_multiple_of(5) { "enterprise" } else { "growth" }.into()),
                     ..Default::default()
                 }),
                 entry: None,
@@ -142,8 +156,9 @@ fn workload(run: &str, conversations: usize, turns: usize) -> Vec<ConversationEv
     let group = 200;
     let mut out = Vec::with_capacity(conversations * turns);
     for g in (0..conversations).step_by(group) {
-        let convs: Vec<Vec<ConversationEvent>> =
-            (g..(g + group).min(conversations)).map(|c| conversation(run, c, turns, start)).collect();
+        let convs: Vec<Vec<ConversationEvent>> = (g..(g + group).min(conversations))
+            .map(|c| conversation(run, c, turns, start))
+            .collect();
         for i in 0..turns {
             for conv in &convs {
                 out.push(conv[i].clone());
@@ -188,7 +203,13 @@ fn percentiles(mut v: Vec<f64>) -> Percentiles {
         let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
         (v[i] * 10.0).round() / 10.0
     };
-    Percentiles { n: v.len(), p50_ms: at(0.50), p90_ms: at(0.90), p99_ms: at(0.99), max_ms: at(1.0) }
+    Percentiles {
+        n: v.len(),
+        p50_ms: at(0.50),
+        p90_ms: at(0.90),
+        p99_ms: at(0.99),
+        max_ms: at(1.0),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -217,7 +238,8 @@ pub async fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
     // The records, in send order: the workload, then (pipeline) one sentinel per partition.
     let events = workload(&run_id, args.conversations, args.turns);
     let n = events.len();
-    let mut all: Vec<(ConversationEvent, Option<i32>)> = events.into_iter().map(|e| (e, None)).collect();
+    let mut all: Vec<(ConversationEvent, Option<i32>)> =
+        events.into_iter().map(|e| (e, None)).collect();
     if args.mode == Mode::Pipeline {
         for p in 0..partitions {
             all.push((sentinel(&run_id, &format!("sentinel{p}")), Some(p)));
@@ -226,7 +248,11 @@ pub async fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
     let warmup = sentinel(&run_id, "warmup");
 
     // What must arrive: seq numbers, and for the pipeline the trigger event -> seq map.
-    let seq_of: HashMap<String, usize> = all.iter().enumerate().map(|(i, (e, _))| (e.event_id.clone(), i)).collect();
+    let seq_of: HashMap<String, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (e, _))| (e.event_id.clone(), i))
+        .collect();
     let warm_seq = all.len();
     let expected: Vec<usize> = match args.mode {
         Mode::Passthrough => (0..all.len()).collect(),
@@ -250,19 +276,29 @@ pub async fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
     // Topics and encoding, before the clock starts.
     let (in_topic, out_sub) = match args.mode {
         Mode::Pipeline => {
-            rt.prepare(&[], &[(topics.events(), ConversationEvent::SCHEMA)], None).await?;
+            rt.prepare(&[], &[(topics.events(), ConversationEvent::SCHEMA)], None)
+                .await?;
             (topics.events(), topics.team_pattern())
         }
         Mode::Passthrough => {
-            let specs: Vec<kafka::TopicSpec<'_>> =
-                (0..=args.hops).map(|i| (passthrough_topic(settings, i), partitions, vec![])).collect();
+            let specs: Vec<kafka::TopicSpec<'_>> = (0..=args.hops)
+                .map(|i| (passthrough_topic(settings, i), partitions, vec![]))
+                .collect();
             kafka::ensure_topics(&settings.kafka, &specs).await?;
-            rt.prepare(&[], &[(topics.events(), ConversationEvent::SCHEMA)], None).await?;
-            (passthrough_topic(settings, 0), passthrough_topic(settings, args.hops))
+            rt.prepare(&[], &[(topics.events(), ConversationEvent::SCHEMA)], None)
+                .await?;
+            (
+                passthrough_topic(settings, 0),
+                passthrough_topic(settings, args.hops),
+            )
         }
     };
     let encode = |e: &ConversationEvent| {
-        let out = Outgoing { topic: topics.events(), key: e.conversation_id.clone(), record: OutRecord::Event(e.clone()) };
+        let out = Outgoing {
+            topic: topics.events(),
+            key: e.conversation_id.clone(),
+            record: OutRecord::Event(e.clone()),
+        };
         let rt = &rt;
         async move { rt.encode(&out).await.map(|b| b.unwrap_or_default()) }
     };
@@ -276,7 +312,9 @@ pub async fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
     // The reader: every arrival as (seq, instant), on a channel.
     let group = format!("handoff-load-{}", uuid::Uuid::new_v4());
     let mut cc = kafka::consumer_config(&settings.kafka, &group);
-    cc.set("enable.auto.commit", "false").set("auto.offset.reset", "earliest").set("fetch.wait.max.ms", "10");
+    cc.set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10");
     let consumer: StreamConsumer = cc.create()?;
     consumer.subscribe(&[out_sub.as_str()])?;
     let (arr_tx, mut arr_rx) = mpsc::unbounded_channel::<(usize, Instant)>();
@@ -299,10 +337,12 @@ pub async fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
                     .headers()
                     .and_then(|h| h.iter().find(|x| x.key == SEQ_HEADER).and_then(|x| x.value))
                     .and_then(|v| std::str::from_utf8(v).ok()?.parse::<usize>().ok()),
-                Mode::Pipeline => match reader_rt.codec.decode::<RoutedHandoff>(msg.payload()).await {
-                    Ok(r) => seq_of.get(&r.payload.trigger_event_id).copied(),
-                    Err(_) => None,
-                },
+                Mode::Pipeline => {
+                    match reader_rt.codec.decode::<RoutedHandoff>(msg.payload()).await {
+                        Ok(r) => seq_of.get(&r.payload.trigger_event_id).copied(),
+                        Err(_) => None,
+                    }
+                }
             };
             if let Some(s) = seq {
                 if arr_tx.send((s, at)).is_err() {
@@ -316,7 +356,17 @@ pub async fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
     // Warm-up: one escalating record must come out before the clock starts (every consumer
     // group has joined and every topic is subscribed).
     let warm_deadline = Instant::now() + Duration::from_secs(120);
-    send_one(&producer, &in_topic, &warmup.conversation_id, &warm_bytes, warm_seq, None).await?.await.ok();
+    send_one(
+        &producer,
+        &in_topic,
+        &warmup.conversation_id,
+        &warm_bytes,
+        warm_seq,
+        None,
+    )
+    .await?
+    .await
+    .ok();
     loop {
         let left = warm_deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, arr_rx.recv()).await {
@@ -332,12 +382,17 @@ pub async fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
         args.conversations,
         args.turns,
         bytes_total as f64 / all.len() as f64,
-        if args.rate > 0.0 { format!("{:.0}/s", args.rate) } else { "full speed".into() }
+        if args.rate > 0.0 {
+            format!("{:.0}/s", args.rate)
+        } else {
+            "full speed".into()
+        }
     );
 
     // Measured phase: the sender runs as its own task; arrivals are collected here.
     let t0 = Instant::now();
-    let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..all.len()).map(|_| AtomicU64::new(u64::MAX)).collect());
+    let sent_at: Arc<Vec<AtomicU64>> =
+        Arc::new((0..all.len()).map(|_| AtomicU64::new(u64::MAX)).collect());
     let sent_at_w = sent_at.clone();
     let rate = args.rate;
     let total = all.len();
@@ -412,7 +467,11 @@ pub async fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
     let summary = Summary {
         label: args.label.clone(),
         mode: args.mode,
-        hops: if args.mode == Mode::Pipeline { 3 } else { args.hops },
+        hops: if args.mode == Mode::Pipeline {
+            3
+        } else {
+            args.hops
+        },
         conversations: args.conversations,
         events: total,
         target_rate: args.rate,
@@ -440,11 +499,19 @@ pub async fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
     );
     if let Some(path) = &args.json {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
         writeln!(f, "{}", serde_json::to_string(&summary)?)?;
     }
     if arrived < expected_n {
-        bail!("{} of {} expected records did not arrive within {} s", expected_n - arrived, expected_n, args.timeout);
+        bail!(
+            "{} of {} expected records did not arrive within {} s",
+            expected_n - arrived,
+            expected_n,
+            args.timeout
+        );
     }
     Ok(())
 }
@@ -459,8 +526,14 @@ async fn send_one(
     partition: Option<i32>,
 ) -> Result<rdkafka::producer::DeliveryFuture, KafkaError> {
     let seq_s = seq.to_string();
-    let headers = OwnedHeaders::new().insert(Header { key: SEQ_HEADER, value: Some(seq_s.as_bytes()) });
-    let mut record: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic).key(key).payload(value).headers(headers);
+    let headers = OwnedHeaders::new().insert(Header {
+        key: SEQ_HEADER,
+        value: Some(seq_s.as_bytes()),
+    });
+    let mut record: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic)
+        .key(key)
+        .payload(value)
+        .headers(headers);
     if let Some(p) = partition {
         record = record.partition(p);
     }
@@ -481,8 +554,16 @@ async fn send_one(
 /// order; auto-commit flushes). No decoding.
 pub async fn relay(settings: &Settings, from: &str, to: &str, group: &str) -> anyhow::Result<()> {
     let partitions = settings.kafka.partitions.max(1);
-    kafka::ensure_topics(&settings.kafka, &[(from.to_string(), partitions, vec![]), (to.to_string(), partitions, vec![])]).await?;
-    let consumer: Arc<StreamConsumer> = Arc::new(kafka::consumer_config(&settings.kafka, group).create()?);
+    kafka::ensure_topics(
+        &settings.kafka,
+        &[
+            (from.to_string(), partitions, vec![]),
+            (to.to_string(), partitions, vec![]),
+        ],
+    )
+    .await?;
+    let consumer: Arc<StreamConsumer> =
+        Arc::new(kafka::consumer_config(&settings.kafka, group).create()?);
     consumer.subscribe(&[from])?;
     let producer: FutureProducer = kafka::producer_config(&settings.kafka).create()?;
     let window = settings.kafka.max_in_flight.max(1);

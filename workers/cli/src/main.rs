@@ -243,18 +243,44 @@ fn main() -> anyhow::Result<()> {
                         count,
                         timeout,
                     } => {
-                        control::controls(&settings, conversation.as_deref(), from_beginning, count, timeout)
-                            .await
+                        control::controls(
+                            &settings,
+                            conversation.as_deref(),
+                            from_beginning,
+                            count,
+                            timeout,
+                        )
+                        .await
                     }
                     Command::Demo { input, timeout } => {
                         live::demo(&settings, &input, timeout).await
                     }
-                    Command::Load { mode, conversations, turns, rate, hops, timeout, label, json } => {
-                        let args = load::LoadArgs { mode, conversations, turns, rate, hops, timeout, label, json };
+                    Command::Load {
+                        mode,
+                        conversations,
+                        turns,
+                        rate,
+                        hops,
+                        timeout,
+                        label,
+                        json,
+                    } => {
+                        let args = load::LoadArgs {
+                            mode,
+                            conversations,
+                            turns,
+                            rate,
+                            hops,
+                            timeout,
+                            label,
+                            json,
+                        };
                         load::run(&settings, args).await
                     }
                     Command::Relay { from, to, group } => {
-                        let group = group.unwrap_or_else(|| format!("{}.relay.{from}", settings.kafka.group_prefix));
+                        let group = group.unwrap_or_else(|| {
+                            format!("{}.relay.{from}", settings.kafka.group_prefix)
+                        });
                         load::relay(&settings, &from, &to, &group).await
                     }
                     Command::Replay { .. } | Command::Eval { .. } => {
@@ -276,18 +302,35 @@ mod tests {
     /// transfer_to_human about it again. The cool-down keeps that closed topic from escalating.
     #[test]
     fn replay_of_a_handback_shows_no_re_escalation_on_the_closed_topic() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/samples/02-refund-over-limit-tool-call.jsonl");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../infra/samples/02-refund-over-limit-tool-call.jsonl");
         let records = read_input(&path).unwrap();
         let outputs = replay(&records, &Policy::builtin());
-        let signals: Vec<_> = outputs.iter().filter_map(|o| match o { Output::Signal(s) => Some(s), _ => None }).collect();
+        let signals: Vec<_> = outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Signal(s) => Some(s),
+                _ => None,
+            })
+            .collect();
         assert_eq!(signals.len(), 1, "one escalation only: {signals:?}");
         assert_eq!(signals[0].trigger_event_id, "s02-4");
         let resume = outputs
             .iter()
-            .find_map(|o| match o { Output::Control(c) if c.action == ControlAction::Resume => Some(c), _ => None })
+            .find_map(|o| match o {
+                Output::Control(c) if c.action == ControlAction::Resume => Some(c),
+                _ => None,
+            })
             .expect("the agent is resumed");
-        assert!(resume.handoff_context.as_deref().unwrap().contains("Refund approved, 7 days to clear."));
+        assert!(resume
+            .handoff_context
+            .as_deref()
+            .unwrap()
+            .contains("Refund approved, 7 days to clear."));
         let last = records.last().unwrap();
-        assert!(matches!(last, ReplayRecord::Event(e) if e.event_id == "s02-10"), "the sample ends with the repeated transfer_to_human");
+        assert!(
+            matches!(last, ReplayRecord::Event(e) if e.event_id == "s02-10"),
+            "the sample ends with the repeated transfer_to_human"
+        );
     }
 }

@@ -21,12 +21,32 @@ const LINES: &[&str] = &[
 fn heap(state: &ConversationState) -> usize {
     let s = |x: &String| x.capacity();
     let o = |x: &Option<String>| x.as_ref().map_or(0, String::capacity);
-    let turns: usize = state.transcript.iter().map(|t| std::mem::size_of::<StateTurn>() + t.event_id.len() + t.text.len()).sum();
+    let turns: usize = state
+        .transcript
+        .iter()
+        .map(|t| std::mem::size_of::<StateTurn>() + t.event_id.len() + t.text.len())
+        .sum();
     let contact = state.contact.as_ref().map_or(0, |c| {
-        std::mem::size_of::<Contact>() + o(&c.contact_id) + o(&c.name) + o(&c.email) + o(&c.phone) + o(&c.company) + o(&c.account_id) + o(&c.plan)
+        std::mem::size_of::<Contact>()
+            + o(&c.contact_id)
+            + o(&c.name)
+            + o(&c.email)
+            + o(&c.phone)
+            + o(&c.company)
+            + o(&c.account_id)
+            + o(&c.plan)
     });
     let seen = state.seen_hashes.capacity() * 8;
-    let reasons: usize = state.open_reasons.iter().map(|r| std::mem::size_of::<Reason>() + s(&r.rule_id) + s(&r.evidence_event_id) + s(&r.evidence_text)).sum();
+    let reasons: usize = state
+        .open_reasons
+        .iter()
+        .map(|r| {
+            std::mem::size_of::<Reason>()
+                + s(&r.rule_id)
+                + s(&r.evidence_event_id)
+                + s(&r.evidence_text)
+        })
+        .sum();
     std::mem::size_of::<ConversationState>() + s(&state.conversation_id) + s(&state.tenant_id) + s(&state.channel) + turns + contact + seen + reasons
         + state.sentiment.capacity() * 8
         // the transcript ring's spare slots
@@ -37,12 +57,18 @@ fn heap(state: &ConversationState) -> usize {
 
 fn main() {
     let policy = Policy::builtin();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/ConversationState.avsc");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemas/ConversationState.avsc"
+    );
     let schema = Schema::parse_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let writer = GenericDatumWriter::builder(&schema).build().unwrap();
     let start = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
     println!("== detector state per open conversation (target <= 2 KB)");
-    println!("{:>6} {:>14} {:>16}", "turns", "avro bytes", "memory (est.)");
+    println!(
+        "{:>6} {:>14} {:>16}",
+        "turns", "avro bytes", "memory (est.)"
+    );
     for turns in [4usize, 8, 12, 20, 40] {
         let n = 200;
         let (mut avro, mut mem) = (0usize, 0usize);
@@ -56,11 +82,25 @@ fn main() {
                     tenant_id: "acme".into(),
                     occurred_at: start + Duration::seconds(i as i64 * 20),
                     channel: "web".into(),
-                    actor: if contact { Actor::Contact } else { Actor::Agent },
+                    actor: if contact {
+                        Actor::Contact
+                    } else {
+                        Actor::Agent
+                    },
                     text: LINES[i % LINES.len()].into(),
                     language: None,
-                    agent: (!contact).then(|| AgentTurn { confidence: Some(0.8), intent: Some("orders".into()), ..Default::default() }),
-                    contact: (i == 0).then(|| Contact { name: Some("Ana Ruiz".into()), email: Some("ana@example.com".into()), account_id: Some("A-77".into()), plan: Some("growth".into()), ..Default::default() }),
+                    agent: (!contact).then(|| AgentTurn {
+                        confidence: Some(0.8),
+                        intent: Some("orders".into()),
+                        ..Default::default()
+                    }),
+                    contact: (i == 0).then(|| Contact {
+                        name: Some("Ana Ruiz".into()),
+                        email: Some("ana@example.com".into()),
+                        account_id: Some("A-77".into()),
+                        plan: Some("growth".into()),
+                        ..Default::default()
+                    }),
                     entry: None,
                     attributes: Default::default(),
                 };

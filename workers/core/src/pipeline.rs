@@ -62,7 +62,11 @@ impl<'p> Pipeline<'p> {
         };
         let mut detected = Vec::new();
         if self.sla_clock {
-            let mut due: Vec<&mut ConversationState> = self.states.values_mut().filter(|s| s.claim_by_ms.is_some_and(|d| d <= now.timestamp_millis())).collect();
+            let mut due: Vec<&mut ConversationState> = self
+                .states
+                .values_mut()
+                .filter(|s| s.claim_by_ms.is_some_and(|d| d <= now.timestamp_millis()))
+                .collect();
             due.sort_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
             for state in due {
                 detected.extend(detect::on_tick(state, self.policy, now));

@@ -16,7 +16,9 @@
 
 use apache_avro::types::Value;
 use handoff_core::detect::{self, ConversationState, DetectorOutput};
-use handoff_core::records::{AgentControl, ConversationEvent, LifecycleEvent, OperatorCommand, StopSignal};
+use handoff_core::records::{
+    AgentControl, ConversationEvent, LifecycleEvent, OperatorCommand, StopSignal,
+};
 use handoff_core::validate;
 use handoff_core::Policy;
 use handoff_runtime::codec::AvroRecord;
@@ -69,7 +71,9 @@ impl DetectorStage {
                 let (topic, record) = match o {
                     DetectorOutput::Signal(s) => (self.topics.signals(), OutRecord::Signal(s)),
                     DetectorOutput::Control(c) => (self.topics.control(), OutRecord::Control(c)),
-                    DetectorOutput::Lifecycle(l) => (self.topics.lifecycle(), OutRecord::Lifecycle(l)),
+                    DetectorOutput::Lifecycle(l) => {
+                        (self.topics.lifecycle(), OutRecord::Lifecycle(l))
+                    }
                 };
                 Outgoing {
                     topic,
@@ -91,7 +95,11 @@ impl DetectorStage {
 }
 
 /// The conversation's state, created on first sight.
-fn entry<'c>(conversations: &'c mut HashMap<String, Entry>, conversation_id: &str, partition: i32) -> &'c mut ConversationState {
+fn entry<'c>(
+    conversations: &'c mut HashMap<String, Entry>,
+    conversation_id: &str,
+    partition: i32,
+) -> &'c mut ConversationState {
     &mut conversations
         .entry(conversation_id.to_string())
         .or_insert_with(|| Entry {
@@ -138,18 +146,34 @@ impl Stage for DetectorStage {
                 let out = detect::on_command(&mut scratch, &cmd, &self.policy, now);
                 let outgoing = self.publish(&cmd.conversation_id, out);
                 if scratch.handoff_id.is_some() {
-                    self.conversations.insert(cmd.conversation_id.clone(), Entry { partition: msg.partition, state: scratch });
+                    self.conversations.insert(
+                        cmd.conversation_id.clone(),
+                        Entry {
+                            partition: msg.partition,
+                            state: scratch,
+                        },
+                    );
                     self.changed = Some(cmd.conversation_id.clone());
                 }
                 return Ok(outgoing);
             }
             let state = entry(&mut self.conversations, &cmd.conversation_id, msg.partition);
-            (cmd.conversation_id.clone(), detect::on_command(state, &cmd, &self.policy, now))
+            (
+                cmd.conversation_id.clone(),
+                detect::on_command(state, &cmd, &self.policy, now),
+            )
         } else {
             let event: ConversationEvent = typed(msg.value)?;
             validate::event(&event, now, &validate::DEFAULT_LIMITS).map_err(invalid)?;
-            let state = entry(&mut self.conversations, &event.conversation_id, msg.partition);
-            (event.conversation_id.clone(), detect::on_event(state, &event, &self.policy, now))
+            let state = entry(
+                &mut self.conversations,
+                &event.conversation_id,
+                msg.partition,
+            );
+            (
+                event.conversation_id.clone(),
+                detect::on_event(state, &event, &self.policy, now),
+            )
         };
         let outgoing = self.publish(&conversation_id, out);
         self.changed = Some(conversation_id);
@@ -195,21 +219,28 @@ impl Stage for DetectorStage {
         Some(self.topics.state())
     }
 
-    fn restore(&mut self, partition: i32, key: &str, value: Option<&Value>) -> Result<(), Rejection> {
+    fn restore(
+        &mut self,
+        partition: i32,
+        key: &str,
+        value: Option<&Value>,
+    ) -> Result<(), Rejection> {
         match value {
             None => {
                 self.conversations.remove(key);
             }
             Some(v) => {
                 let state: ConversationState = typed(v)?;
-                self.conversations.insert(key.to_string(), Entry { partition, state });
+                self.conversations
+                    .insert(key.to_string(), Entry { partition, state });
             }
         }
         Ok(())
     }
 
     fn revoke(&mut self, partitions: &[i32]) {
-        self.conversations.retain(|_, e| !partitions.contains(&e.partition));
+        self.conversations
+            .retain(|_, e| !partitions.contains(&e.partition));
     }
 
     fn forget(&mut self) {
@@ -219,7 +250,10 @@ impl Stage for DetectorStage {
 }
 
 /// Runs the detector until `shutdown` resolves.
-pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let policy = settings.load_policy()?;
     tracing::info!(policy_version = policy.version(), "policy loaded");
     handoff_core::detect::sentiment::warm_up();
@@ -238,7 +272,11 @@ mod tests {
             command_id: id.into(),
             conversation_id: conversation.into(),
             handoff_id: None,
-            operator: Operator { id: "u-1".into(), name: "Sam".into(), team: "general".into() },
+            operator: Operator {
+                id: "u-1".into(),
+                name: "Sam".into(),
+                team: "general".into(),
+            },
             issued_at: chrono::Utc::now(),
             action,
             note: None,
@@ -251,27 +289,61 @@ mod tests {
     fn handle(stage: &mut DetectorStage, cmd: &OperatorCommand) -> Vec<Outgoing> {
         let topic = stage.topics.commands();
         let value = apache_avro::to_value(cmd).unwrap();
-        let msg = Incoming { topic: &topic, partition: 0, offset: 0, key: Some(cmd.conversation_id.as_bytes()), value: &value };
+        let msg = Incoming {
+            topic: &topic,
+            partition: 0,
+            offset: 0,
+            key: Some(cmd.conversation_id.as_bytes()),
+            value: &value,
+        };
         stage.handle(&msg).unwrap()
     }
 
     #[test]
     fn commands_for_unknown_conversations_are_rejected_without_creating_state() {
         let mut stage = DetectorStage::new(Policy::builtin(), Topics::new("t."));
-        for (i, action) in [CommandAction::Claim, CommandAction::Resume, CommandAction::Resolve].into_iter().enumerate() {
-            let out = handle(&mut stage, &command(&format!("c-{i}"), &format!("ghost-{i}"), action));
-            assert!(matches!(&out[..], [Outgoing { record: OutRecord::Lifecycle(l), .. }] if !l.accepted), "{out:?}");
-            assert!(stage.changelog().is_empty(), "no snapshot for a rejected command");
+        for (i, action) in [
+            CommandAction::Claim,
+            CommandAction::Resume,
+            CommandAction::Resolve,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let out = handle(
+                &mut stage,
+                &command(&format!("c-{i}"), &format!("ghost-{i}"), action),
+            );
+            assert!(
+                matches!(&out[..], [Outgoing { record: OutRecord::Lifecycle(l), .. }] if !l.accepted),
+                "{out:?}"
+            );
+            assert!(
+                stage.changelog().is_empty(),
+                "no snapshot for a rejected command"
+            );
         }
-        assert!(stage.is_empty(), "no state kept for conversations nobody has seen");
+        assert!(
+            stage.is_empty(),
+            "no state kept for conversations nobody has seen"
+        );
     }
 
     #[test]
     fn a_take_over_of_an_unknown_conversation_still_opens_a_handoff() {
         let mut stage = DetectorStage::new(Policy::builtin(), Topics::new("t."));
-        let out = handle(&mut stage, &command("c-1", "fresh", CommandAction::TakeOver));
-        assert!(out.iter().any(|o| matches!(&o.record, OutRecord::Signal(_))));
+        let out = handle(
+            &mut stage,
+            &command("c-1", "fresh", CommandAction::TakeOver),
+        );
+        assert!(out
+            .iter()
+            .any(|o| matches!(&o.record, OutRecord::Signal(_))));
         assert_eq!(stage.len(), 1);
-        assert_eq!(stage.changelog().len(), 1, "its state goes to the changelog");
+        assert_eq!(
+            stage.changelog().len(),
+            1,
+            "its state goes to the changelog"
+        );
     }
 }

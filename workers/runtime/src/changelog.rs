@@ -18,14 +18,26 @@ use tracing::{info, warn};
 const IDLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Restores the stage's state for `partitions` of `topic`; returns how many records were read.
-pub async fn restore<S: Stage>(rt: &Runtime, stage: &mut S, topic: &str, partitions: &[i32]) -> Result<usize, WorkerError> {
+pub async fn restore<S: Stage>(
+    rt: &Runtime,
+    stage: &mut S,
+    topic: &str,
+    partitions: &[i32],
+) -> Result<usize, WorkerError> {
     if partitions.is_empty() {
         return Ok(0);
     }
     let started = Instant::now();
-    let mut config = crate::kafka::consumer_config(&rt.settings.kafka, &format!("{}.restore", rt.settings.kafka.group_prefix));
-    config.set("enable.auto.commit", "false").set("fetch.wait.max.ms", "10");
-    let reader: StreamConsumer = config.create().map_err(|e| WorkerError::Startup(format!("restore consumer: {e}")))?;
+    let mut config = crate::kafka::consumer_config(
+        &rt.settings.kafka,
+        &format!("{}.restore", rt.settings.kafka.group_prefix),
+    );
+    config
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "10");
+    let reader: StreamConsumer = config
+        .create()
+        .map_err(|e| WorkerError::Startup(format!("restore consumer: {e}")))?;
 
     // The end of each partition now; records written later belong to this instance anyway.
     let mut remaining: HashMap<i32, i64> = HashMap::new();
@@ -50,18 +62,28 @@ pub async fn restore<S: Stage>(rt: &Runtime, stage: &mut S, topic: &str, partiti
     while !remaining.is_empty() {
         let msg = match tokio::time::timeout(IDLE_LIMIT, reader.recv()).await {
             Err(_) => {
-                warn!(topic, ?remaining, "restore stopped short of the watermark (no records for {IDLE_LIMIT:?})");
+                warn!(
+                    topic,
+                    ?remaining,
+                    "restore stopped short of the watermark (no records for {IDLE_LIMIT:?})"
+                );
                 break;
             }
             Ok(m) => m?,
         };
         let (p, offset) = (msg.partition(), msg.offset());
-        let key = msg.key().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+        let key = msg
+            .key()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default()
+            .into_owned();
         let value = match msg.payload() {
             None => None,
             Some(bytes) => match rt.codec.decode_value(Some(bytes)).await {
                 Ok(v) => Some(v),
-                Err(e) if e.is_transient() => return Err(WorkerError::Startup(format!("restoring {topic}: {e}"))),
+                Err(e) if e.is_transient() => {
+                    return Err(WorkerError::Startup(format!("restoring {topic}: {e}")))
+                }
                 Err(e) => {
                     // A changelog record we cannot read: skip it (the next one for the key, or
                     // the conversation's next event, rebuilds the state).
@@ -80,6 +102,13 @@ pub async fn restore<S: Stage>(rt: &Runtime, stage: &mut S, topic: &str, partiti
             remaining.remove(&p);
         }
     }
-    info!(topic, ?partitions, records = read, skipped = bad, elapsed_ms = started.elapsed().as_millis() as u64, "state restored");
+    info!(
+        topic,
+        ?partitions,
+        records = read,
+        skipped = bad,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "state restored"
+    );
     Ok(read)
 }

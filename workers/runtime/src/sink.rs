@@ -14,7 +14,9 @@ use crate::config::Settings;
 use crate::dlq::{self, DeadLetter};
 use crate::internal_events::{AuditBatchWritten, DeadLettered, EventReceived, RecordProduced};
 use crate::telemetry;
-use crate::worker::{flagged, retry_transient, supervise, Rejection, Restartable, Runtime, WorkerError};
+use crate::worker::{
+    flagged, retry_transient, supervise, Rejection, Restartable, Runtime, WorkerError,
+};
 use apache_avro::types::Value;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -75,8 +77,18 @@ struct SinkRun<S> {
 }
 
 impl<S: Sink> Restartable for SinkRun<S> {
-    fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, _attempt: u32) -> impl Future<Output = Result<(), WorkerError>> + Send {
-        run_sink_once(self.settings.clone(), &mut self.sink, flagged(stop), started)
+    fn run_once(
+        &mut self,
+        stop: watch::Receiver<bool>,
+        started: &mut bool,
+        _attempt: u32,
+    ) -> impl Future<Output = Result<(), WorkerError>> + Send {
+        run_sink_once(
+            self.settings.clone(),
+            &mut self.sink,
+            flagged(stop),
+            started,
+        )
     }
 }
 

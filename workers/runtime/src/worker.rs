@@ -29,8 +29,7 @@ use crate::codec::{AvroRecord, Codec, CodecError};
 use crate::config::Settings;
 use crate::dlq::{self, DeadLetter};
 use crate::internal_events::{
-    decision_name, rule_ids, ConsumerLag, DeadLettered, DecisionMade, EventReceived,
-    RecordProduced,
+    decision_name, rule_ids, ConsumerLag, DeadLettered, DecisionMade, EventReceived, RecordProduced,
 };
 use crate::kafka;
 use crate::telemetry;
@@ -134,7 +133,12 @@ pub trait Stage: Send + 'static {
     }
 
     /// One changelog record read back: the latest value per key wins, `None` deletes.
-    fn restore(&mut self, _partition: i32, _key: &str, _value: Option<&Value>) -> Result<(), Rejection> {
+    fn restore(
+        &mut self,
+        _partition: i32,
+        _key: &str,
+        _value: Option<&Value>,
+    ) -> Result<(), Rejection> {
         Ok(())
     }
 
@@ -230,9 +234,17 @@ impl Runtime {
         let k = &self.settings.kafka;
         let topics = self.settings.topics();
         let mut specs: Vec<kafka::TopicSpec<'_>> = Vec::new();
-        for t in inputs.iter().filter(|t| !t.starts_with('^')).chain(outputs.iter().map(|(t, _)| t)) {
+        for t in inputs
+            .iter()
+            .filter(|t| !t.starts_with('^'))
+            .chain(outputs.iter().map(|(t, _)| t))
+        {
             if !specs.iter().any(|(n, _, _)| n == t) {
-                let partitions = if topics.team_of(t).is_some() { k.team_partitions } else { k.partitions };
+                let partitions = if topics.team_of(t).is_some() {
+                    k.team_partitions
+                } else {
+                    k.partitions
+                };
                 let config = if Some(t.as_str()) == compacted {
                     vec![("cleanup.policy", "compact")]
                 } else {
@@ -242,7 +254,9 @@ impl Runtime {
             }
         }
         specs.push((topics.dlq(), k.partitions, vec![]));
-        kafka::ensure_topics(k, &specs).await.map_err(|e| WorkerError::Startup(e.to_string()))?;
+        kafka::ensure_topics(k, &specs)
+            .await
+            .map_err(|e| WorkerError::Startup(e.to_string()))?;
         for (topic, schema) in outputs {
             retry_transient(|| self.codec.register_text(topic, schema), None)
                 .await
@@ -254,12 +268,21 @@ impl Runtime {
     /// The worker's group consumer. Range assignment keeps co-partitioned inputs together: an
     /// instance gets the same partition numbers of every input topic. Its librdkafka statistics
     /// feed the consumer-lag gauge.
-    pub fn consumer(&self, worker: &'static str) -> Result<StreamConsumer<Rebalances>, WorkerError> {
+    pub fn consumer(
+        &self,
+        worker: &'static str,
+    ) -> Result<StreamConsumer<Rebalances>, WorkerError> {
         let group = format!("{}.{worker}", self.settings.kafka.group_prefix);
         let mut config = kafka::consumer_config(&self.settings.kafka, &group);
         config.set("partition.assignment.strategy", "range");
         let stats_ms = self.settings.telemetry.kafka_stats_interval_ms;
-        if stats_ms > 0 && !self.settings.kafka.options.contains_key("statistics.interval.ms") {
+        if stats_ms > 0
+            && !self
+                .settings
+                .kafka
+                .options
+                .contains_key("statistics.interval.ms")
+        {
             config.set("statistics.interval.ms", stats_ms.to_string());
         }
         config
@@ -325,7 +348,10 @@ impl Runtime {
     async fn encode_all(&self, outs: Vec<Outgoing>) -> Result<Vec<Encoded>, DeadLetter> {
         let mut encoded = Vec::with_capacity(outs.len());
         for out in outs {
-            let value = self.encode(&out).await.map_err(|e| DeadLetter::new("encode_failed", e.to_string()))?;
+            let value = self
+                .encode(&out)
+                .await
+                .map_err(|e| DeadLetter::new("encode_failed", e.to_string()))?;
             let size = value.as_ref().map_or(0, Vec::len);
             if size > self.settings.kafka.max_message_bytes {
                 return Err(DeadLetter::new(
@@ -385,9 +411,16 @@ impl rdkafka::client::ClientContext for Rebalances {
 }
 
 impl rdkafka::consumer::ConsumerContext for Rebalances {
-    fn post_rebalance(&self, _base: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &rdkafka::consumer::Rebalance<'_>) {
+    fn post_rebalance(
+        &self,
+        _base: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &rdkafka::consumer::Rebalance<'_>,
+    ) {
         let list = |tpl: &rdkafka::TopicPartitionList| {
-            tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect::<Vec<_>>()
+            tpl.elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect::<Vec<_>>()
         };
         let change = match rebalance {
             rdkafka::consumer::Rebalance::Assign(tpl) => Rebalanced::Assigned(list(tpl)),
@@ -399,7 +432,8 @@ impl rdkafka::consumer::ConsumerContext for Rebalances {
         };
         info!(?change, "partitions rebalanced");
         self.changes.lock().expect("rebalance lock").push(change);
-        self.pending.store(true, std::sync::atomic::Ordering::Release);
+        self.pending
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }
 
@@ -414,7 +448,10 @@ impl Rebalances {
 
     /// The changes since the last call (cheap when there are none).
     pub fn take(&self) -> Vec<Rebalanced> {
-        if !self.pending.swap(false, std::sync::atomic::Ordering::AcqRel) {
+        if !self
+            .pending
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
             return Vec::new();
         }
         std::mem::take(&mut *self.changes.lock().expect("rebalance lock"))
@@ -423,7 +460,10 @@ impl Rebalances {
 
 /// Retries `f` while it fails transiently (registry down), with capped exponential backoff.
 /// `shutdown` (when given) ends the wait early with the last error.
-pub async fn retry_transient<T, F, Fut>(mut f: F, shutdown: Option<&watch::Receiver<bool>>) -> Result<T, CodecError>
+pub async fn retry_transient<T, F, Fut>(
+    mut f: F,
+    shutdown: Option<&watch::Receiver<bool>>,
+) -> Result<T, CodecError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, CodecError>>,
@@ -463,7 +503,12 @@ pub(crate) async fn flagged(mut rx: watch::Receiver<bool>) {
 pub(crate) trait Restartable {
     /// Runs until `stop` is set or a failure; sets `started` once it consumes. `attempt` counts
     /// the runs before this one.
-    fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, attempt: u32) -> impl Future<Output = Result<(), WorkerError>> + Send;
+    fn run_once(
+        &mut self,
+        stop: watch::Receiver<bool>,
+        started: &mut bool,
+        attempt: u32,
+    ) -> impl Future<Output = Result<(), WorkerError>> + Send;
 }
 
 /// Runs `worker` again and again, crash-only, until `shutdown` resolves: what a supervisor would
@@ -504,7 +549,9 @@ pub(crate) async fn supervise<R: Restartable>(
         attempt += 1;
         let error = match result {
             Ok(()) => return Ok(()),
-            Err(e) if fired || !ever_started || matches!(e, WorkerError::Fatal(_)) => return Err(e),
+            Err(e) if fired || !ever_started || matches!(e, WorkerError::Fatal(_)) => {
+                return Err(e)
+            }
             Err(e) => e,
         };
         if began.elapsed() > RESTART_RESET_AFTER {
@@ -532,11 +579,22 @@ struct StageRun<S> {
 }
 
 impl<S: Stage> Restartable for StageRun<S> {
-    async fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, attempt: u32) -> Result<(), WorkerError> {
+    async fn run_once(
+        &mut self,
+        stop: watch::Receiver<bool>,
+        started: &mut bool,
+        attempt: u32,
+    ) -> Result<(), WorkerError> {
         if attempt > 0 {
             self.stage.forget();
         }
-        run_stage_once(self.settings.clone(), &mut self.stage, flagged(stop), started).await
+        run_stage_once(
+            self.settings.clone(),
+            &mut self.stage,
+            flagged(stop),
+            started,
+        )
+        .await
     }
 }
 
@@ -563,7 +621,8 @@ async fn run_stage_once<S: Stage>(
     let inputs = stage.inputs();
     let outputs = stage.outputs();
     let state_topic = stage.state_topic();
-    rt.prepare(&inputs, &outputs, state_topic.as_deref()).await?;
+    rt.prepare(&inputs, &outputs, state_topic.as_deref())
+        .await?;
     let consumer = Arc::new(rt.consumer(name)?);
     let subs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     consumer.subscribe(&subs)?;
@@ -657,7 +716,12 @@ async fn run_stage_once<S: Stage>(
 
 /// Applies assignment changes: revoked partitions' state is dropped, assigned partitions'
 /// state is read back from the changelog before their first record is handled.
-async fn apply_rebalances<S: Stage>(rt: &Runtime, stage: &mut S, tracker: &Rebalances, state_topic: &str) -> Result<(), WorkerError> {
+async fn apply_rebalances<S: Stage>(
+    rt: &Runtime,
+    stage: &mut S,
+    tracker: &Rebalances,
+    state_topic: &str,
+) -> Result<(), WorkerError> {
     for change in tracker.take() {
         match change {
             Rebalanced::Revoked(parts) => {
@@ -677,10 +741,21 @@ async fn apply_rebalances<S: Stage>(rt: &Runtime, stage: &mut S, tracker: &Rebal
     Ok(())
 }
 
-async fn send_all(rt: &Runtime, encoded: Vec<Encoded>, headers: &OwnedHeaders) -> Result<Vec<Sent>, KafkaError> {
+async fn send_all(
+    rt: &Runtime,
+    encoded: Vec<Encoded>,
+    headers: &OwnedHeaders,
+) -> Result<Vec<Sent>, KafkaError> {
     let mut deliveries = Vec::with_capacity(encoded.len());
     for e in encoded {
-        let d = rt.send(&e.topic, Some(e.key.as_bytes()), e.value.as_deref(), headers.clone()).await?;
+        let d = rt
+            .send(
+                &e.topic,
+                Some(e.key.as_bytes()),
+                e.value.as_deref(),
+                headers.clone(),
+            )
+            .await?;
         deliveries.push(Sent::new(&e.topic, d));
     }
     Ok(deliveries)
@@ -700,15 +775,27 @@ fn observe_outputs(span: &Span, outs: &[Outgoing], with_conversation: bool) {
                 DecisionMade { signal: s }.emit();
                 decision = Some(decision_name(s.decision));
                 rules.push(rule_ids(s));
-                (Some(s.conversation_id.as_str()), Some(s.handoff_id.as_str()))
+                (
+                    Some(s.conversation_id.as_str()),
+                    Some(s.handoff_id.as_str()),
+                )
             }
-            OutRecord::Payload(p) => (Some(p.conversation_id.as_str()), Some(p.handoff_id.as_str())),
+            OutRecord::Payload(p) => (
+                Some(p.conversation_id.as_str()),
+                Some(p.handoff_id.as_str()),
+            ),
             OutRecord::Routed(r) => {
                 rules.push(r.routing.rule_id.clone());
-                (Some(r.payload.conversation_id.as_str()), Some(r.payload.handoff_id.as_str()))
+                (
+                    Some(r.payload.conversation_id.as_str()),
+                    Some(r.payload.handoff_id.as_str()),
+                )
             }
             OutRecord::Control(c) => (Some(c.conversation_id.as_str()), c.handoff_id.as_deref()),
-            OutRecord::Lifecycle(l) => (Some(l.conversation_id.as_str()), Some(l.handoff_id.as_str())),
+            OutRecord::Lifecycle(l) => (
+                Some(l.conversation_id.as_str()),
+                Some(l.handoff_id.as_str()),
+            ),
             OutRecord::Command(c) => (Some(c.conversation_id.as_str()), c.handoff_id.as_deref()),
             OutRecord::Event(e) => (Some(e.conversation_id.as_str()), None),
             OutRecord::State(_) | OutRecord::Tombstone => (None, None),
@@ -745,7 +832,11 @@ async fn process<S: Stage>(
 ) -> Result<Pending, WorkerError> {
     let name = stage.name();
     let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
-    EventReceived { worker: name, topic }.emit();
+    EventReceived {
+        worker: name,
+        topic,
+    }
+    .emit();
     let span = tracing::info_span!(
         parent: None,
         "handle",
@@ -791,7 +882,8 @@ async fn process_in_span<S: Stage>(
 ) -> Result<Pending, WorkerError> {
     let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
     let outcome: Result<(Vec<Encoded>, Vec<Encoded>), DeadLetter> = async {
-        let value = match retry_transient(|| rt.codec.decode_value(msg.payload()), Some(stop)).await {
+        let value = match retry_transient(|| rt.codec.decode_value(msg.payload()), Some(stop)).await
+        {
             Ok(v) => v,
             Err(e) if e.is_transient() => return Err(DeadLetter::transient(e.to_string())),
             Err(e) => return Err(DeadLetter::new("undecodable", e.to_string())),
@@ -803,7 +895,9 @@ async fn process_in_span<S: Stage>(
             key: msg.key(),
             value: &value,
         };
-        let outs = stage.handle(&incoming).map_err(|r| DeadLetter::new(r.kind, r.message))?;
+        let outs = stage
+            .handle(&incoming)
+            .map_err(|r| DeadLetter::new(r.kind, r.message))?;
         observe_outputs(&handling.span, &outs, !handling.keyed);
         let after = stage.changelog();
         Ok((rt.encode_all(outs).await?, rt.encode_all(after).await?))
@@ -816,7 +910,10 @@ async fn process_in_span<S: Stage>(
         Ok((encoded, after)) => (send_all(rt, encoded, &headers).await?, after),
         Err(dead) if dead.transient => {
             // Shutting down while the registry is away: leave the offset unstored.
-            return Err(WorkerError::Startup(format!("stopping during a registry outage: {}", dead.message)));
+            return Err(WorkerError::Startup(format!(
+                "stopping during a registry outage: {}",
+                dead.message
+            )));
         }
         Err(dead) => {
             DeadLettered {
@@ -836,7 +933,13 @@ async fn process_in_span<S: Stage>(
             (vec![Sent::new(dlq_topic, d)], Vec::new())
         }
     };
-    debug!(topic, partition, offset, outputs = deliveries.len(), "handled");
+    debug!(
+        topic,
+        partition,
+        offset,
+        outputs = deliveries.len(),
+        "handled"
+    );
     Ok(Pending {
         source: Some((topic.to_string(), partition, offset)),
         deliveries,
@@ -900,7 +1003,14 @@ async fn acker(
                 return;
             }
         };
-        if next.send(AfterPending { source: p.source, deliveries }).await.is_err() {
+        if next
+            .send(AfterPending {
+                source: p.source,
+                deliveries,
+            })
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -940,12 +1050,20 @@ mod supervise_tests {
     }
 
     impl Restartable for Flaky {
-        async fn run_once(&mut self, stop: watch::Receiver<bool>, started: &mut bool, attempt: u32) -> Result<(), WorkerError> {
+        async fn run_once(
+            &mut self,
+            stop: watch::Receiver<bool>,
+            started: &mut bool,
+            attempt: u32,
+        ) -> Result<(), WorkerError> {
             assert_eq!(attempt, self.runs, "attempts are counted");
             self.runs += 1;
             if self.runs <= self.failures {
                 *started = self.start_before_failing;
-                return Err(WorkerError::Delivery { topic: "t".into(), error: "broker gone".into() });
+                return Err(WorkerError::Delivery {
+                    topic: "t".into(),
+                    error: "broker gone".into(),
+                });
             }
             *started = true;
             flagged(stop).await;
@@ -956,7 +1074,11 @@ mod supervise_tests {
     #[tokio::test]
     async fn a_run_that_fails_after_starting_is_restarted_until_shutdown() {
         // Back-off 1 s, then 2 s: the third run starts after 3 s and lasts until shutdown.
-        let mut w = Flaky { failures: 2, start_before_failing: true, runs: 0 };
+        let mut w = Flaky {
+            failures: 2,
+            start_before_failing: true,
+            runs: 0,
+        };
         let shutdown = tokio::time::sleep(Duration::from_secs(5));
         assert!(supervise("test", shutdown, &mut w).await.is_ok());
         assert_eq!(w.runs, 3, "two failed runs, then one until shutdown");
@@ -964,9 +1086,16 @@ mod supervise_tests {
 
     #[tokio::test]
     async fn a_failure_before_the_first_start_is_returned() {
-        let mut w = Flaky { failures: 1, start_before_failing: false, runs: 0 };
+        let mut w = Flaky {
+            failures: 1,
+            start_before_failing: false,
+            runs: 0,
+        };
         let shutdown = tokio::time::sleep(Duration::from_secs(60));
-        assert!(matches!(supervise("test", shutdown, &mut w).await, Err(WorkerError::Delivery { .. })));
+        assert!(matches!(
+            supervise("test", shutdown, &mut w).await,
+            Err(WorkerError::Delivery { .. })
+        ));
         assert_eq!(w.runs, 1);
     }
 
@@ -974,12 +1103,20 @@ mod supervise_tests {
     async fn fatal_errors_are_not_restarted() {
         struct Fatal;
         impl Restartable for Fatal {
-            fn run_once(&mut self, _stop: watch::Receiver<bool>, started: &mut bool, _attempt: u32) -> impl Future<Output = Result<(), WorkerError>> + Send {
+            fn run_once(
+                &mut self,
+                _stop: watch::Receiver<bool>,
+                started: &mut bool,
+                _attempt: u32,
+            ) -> impl Future<Output = Result<(), WorkerError>> + Send {
                 *started = true;
                 async { Err(WorkerError::Fatal("bad batch".into())) }
             }
         }
         let shutdown = tokio::time::sleep(Duration::from_secs(60));
-        assert!(matches!(supervise("test", shutdown, &mut Fatal).await, Err(WorkerError::Fatal(_))));
+        assert!(matches!(
+            supervise("test", shutdown, &mut Fatal).await,
+            Err(WorkerError::Fatal(_))
+        ));
     }
 }

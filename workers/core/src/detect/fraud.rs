@@ -21,7 +21,11 @@ static FRAUD: LazyLock<RegexSet> = LazyLock::new(|| {
 
 /// Negations that cancel a match ("no fraud here", "not a scam, just a question").
 static GUARD: LazyLock<RegexSet> = LazyLock::new(|| {
-    RegexSet::new([r"(?i)\b(?:not|no|isn'?t|wasn'?t)\s+(?:a\s+)?(?:fraud|scam|phishing)\b", r"(?i)\bfraud (?:policy|protection|prevention) (?:page|info)\b"]).unwrap()
+    RegexSet::new([
+        r"(?i)\b(?:not|no|isn'?t|wasn'?t)\s+(?:a\s+)?(?:fraud|scam|phishing)\b",
+        r"(?i)\bfraud (?:policy|protection|prevention) (?:page|info)\b",
+    ])
+    .unwrap()
 });
 
 pub fn is_fraud_signal(text: &str) -> bool {
@@ -49,7 +53,12 @@ mod tests {
 
     #[test]
     fn traps() {
-        for t in ["Is this a scam? no, I'm joking, it's not a scam", "where is your fraud protection info page", "my card was declined", "I made a purchase yesterday"] {
+        for t in [
+            "Is this a scam? no, I'm joking, it's not a scam",
+            "where is your fraud protection info page",
+            "my card was declined",
+            "I made a purchase yesterday",
+        ] {
             assert!(!is_fraud_signal(t), "{t}");
         }
     }

@@ -234,7 +234,11 @@ impl ConversationState {
     fn trim_to_budget(&mut self) {
         let mut total: usize = self.transcript.iter().map(|t| t.text.len()).sum();
         while total > TRANSCRIPT_TEXT_BUDGET && self.transcript.len() > 2 {
-            let victim = if self.transcript[0].actor == Actor::Contact { 1 } else { 0 };
+            let victim = if self.transcript[0].actor == Actor::Contact {
+                1
+            } else {
+                0
+            };
             if let Some(t) = self.transcript.remove(victim) {
                 total -= t.text.len();
             }
@@ -243,19 +247,30 @@ impl ConversationState {
 
     /// Whether a human owns the conversation now (no new escalation fires).
     pub fn human_owned(&self) -> bool {
-        matches!(self.control, ControlState::AwaitingHuman | ControlState::Claimed)
+        matches!(
+            self.control,
+            ControlState::AwaitingHuman | ControlState::Claimed
+        )
     }
 
     /// Whether the conversation may be forgotten: idle, and nobody waiting or cooling down.
     pub fn evictable(&self, now: Timestamp, policy: &Policy) -> bool {
         let idle = Duration::minutes(i64::from(policy.handoff.idle_eviction_minutes));
         !self.human_owned()
-            && self.cooldown.as_ref().is_none_or(|c| c.until_ms <= now.timestamp_millis())
+            && self
+                .cooldown
+                .as_ref()
+                .is_none_or(|c| c.until_ms <= now.timestamp_millis())
             && self.last_activity_ms + idle.num_milliseconds() <= now.timestamp_millis()
     }
 
     /// Drops reasons the cool-down after a handback suppresses, and counts down its turns.
-    fn apply_cooldown(&mut self, event: &ConversationEvent, fired: Vec<Fired>, now: Timestamp) -> Vec<Fired> {
+    fn apply_cooldown(
+        &mut self,
+        event: &ConversationEvent,
+        fired: Vec<Fired>,
+        now: Timestamp,
+    ) -> Vec<Fired> {
         let Some(c) = &mut self.cooldown else {
             return fired;
         };
@@ -268,12 +283,17 @@ impl ConversationState {
             return fired;
         }
         let kinds = c.kinds.clone();
-        fired.into_iter().filter(|f| !kinds.contains(&f.reason.kind)).collect()
+        fired
+            .into_iter()
+            .filter(|f| !kinds.contains(&f.reason.kind))
+            .collect()
     }
 }
 
 fn most_urgent(urgencies: impl Iterator<Item = Urgency>) -> Urgency {
-    urgencies.min_by_key(|u| u.rank()).unwrap_or(Urgency::Normal)
+    urgencies
+        .min_by_key(|u| u.rank())
+        .unwrap_or(Urgency::Normal)
 }
 
 /// One step more urgent.
@@ -285,7 +305,12 @@ fn raised(u: Urgency) -> Urgency {
 }
 
 /// Evaluates the stop conditions on one event.
-pub fn on_event(state: &mut ConversationState, event: &ConversationEvent, policy: &Policy, now: Timestamp) -> Vec<DetectorOutput> {
+pub fn on_event(
+    state: &mut ConversationState,
+    event: &ConversationEvent,
+    policy: &Policy,
+    now: Timestamp,
+) -> Vec<DetectorOutput> {
     if !state.first_sight(&event.event_id) {
         return Vec::new();
     }
@@ -307,7 +332,13 @@ pub fn on_event(state: &mut ConversationState, event: &ConversationEvent, policy
 }
 
 /// Escalates, or flags when only nurture-level reasons fired or the plan has handoff off.
-fn decide(state: &mut ConversationState, trigger_id: &str, fired: Vec<Fired>, policy: &Policy, now: Timestamp) -> Vec<DetectorOutput> {
+fn decide(
+    state: &mut ConversationState,
+    trigger_id: &str,
+    fired: Vec<Fired>,
+    policy: &Policy,
+    now: Timestamp,
+) -> Vec<DetectorOutput> {
     let flag_only = fired.iter().all(|f| f.flag_only);
     let urgency = most_urgent(fired.iter().map(|f| f.urgency));
     let mut reasons: Vec<Reason> = fired.into_iter().map(|f| f.reason).collect();
@@ -325,9 +356,33 @@ fn decide(state: &mut ConversationState, trigger_id: &str, fired: Vec<Fired>, po
                 evidence_text: format!("plan {:?} has handoff disabled", plan.unwrap_or_default()),
             });
         }
-        let signal = signal_for(state, &handoff_id, trigger_id, 0, Decision::Flag, reasons, urgency, now, policy);
-        let lifecycle = lifecycle(state, &handoff_id, "flagged", state.control, state.control, "detector", None, now, None, None);
-        return vec![DetectorOutput::Signal(signal), DetectorOutput::Lifecycle(lifecycle)];
+        let signal = signal_for(
+            state,
+            &handoff_id,
+            trigger_id,
+            0,
+            Decision::Flag,
+            reasons,
+            urgency,
+            now,
+            policy,
+        );
+        let lifecycle = lifecycle(
+            state,
+            &handoff_id,
+            "flagged",
+            state.control,
+            state.control,
+            "detector",
+            None,
+            now,
+            None,
+            None,
+        );
+        return vec![
+            DetectorOutput::Signal(signal),
+            DetectorOutput::Lifecycle(lifecycle),
+        ];
     }
 
     let from = state.control;
@@ -341,22 +396,53 @@ fn decide(state: &mut ConversationState, trigger_id: &str, fired: Vec<Fired>, po
     state.claim_by_ms = Some((now + policy.sla.claim_within(urgency)).timestamp_millis());
     state.cooldown = None;
 
-    let signal = signal_for(state, &handoff_id, trigger_id, 0, Decision::Escalate, reasons, urgency, now, policy);
+    let signal = signal_for(
+        state,
+        &handoff_id,
+        trigger_id,
+        0,
+        Decision::Escalate,
+        reasons,
+        urgency,
+        now,
+        policy,
+    );
     vec![
         DetectorOutput::Signal(signal),
         DetectorOutput::Control(pause(state, &handoff_id, now, policy)),
-        DetectorOutput::Lifecycle(lifecycle(state, &handoff_id, "escalated", from, ControlState::AwaitingHuman, "detector", None, now, None, None)),
+        DetectorOutput::Lifecycle(lifecycle(
+            state,
+            &handoff_id,
+            "escalated",
+            from,
+            ControlState::AwaitingHuman,
+            "detector",
+            None,
+            now,
+            None,
+            None,
+        )),
     ]
 }
 
-fn pause(state: &ConversationState, handoff_id: &str, now: Timestamp, policy: &Policy) -> AgentControl {
+fn pause(
+    state: &ConversationState,
+    handoff_id: &str,
+    now: Timestamp,
+    policy: &Policy,
+) -> AgentControl {
     AgentControl {
         control_id: ids::derive("control", &[handoff_id, "pause"]),
         conversation_id: state.conversation_id.clone(),
         handoff_id: Some(handoff_id.to_string()),
         issued_at: now,
         action: ControlAction::Pause,
-        contact_notice: Some(policy.handoff.notice_for(state.language.as_deref()).to_string()),
+        contact_notice: Some(
+            policy
+                .handoff
+                .notice_for(state.language.as_deref())
+                .to_string(),
+        ),
         handoff_context: None,
         send_follow_up_now: false,
         follow_up_skipped_reason: None,
@@ -437,11 +523,22 @@ fn signal_for(
 
 /// The clock's part: an unclaimed handoff past its claim-by deadline breaches its SLA, which is
 /// recorded (`sla_breached`) and re-escalated with higher urgency (and so higher priority).
-pub fn on_tick(state: &mut ConversationState, policy: &Policy, now: Timestamp) -> Vec<DetectorOutput> {
-    let (Some(deadline), Some(handoff_id), Some(trigger)) = (state.claim_by_ms, state.handoff_id.clone(), state.trigger_id.clone()) else {
+pub fn on_tick(
+    state: &mut ConversationState,
+    policy: &Policy,
+    now: Timestamp,
+) -> Vec<DetectorOutput> {
+    let (Some(deadline), Some(handoff_id), Some(trigger)) = (
+        state.claim_by_ms,
+        state.handoff_id.clone(),
+        state.trigger_id.clone(),
+    ) else {
         return Vec::new();
     };
-    if state.control != ControlState::AwaitingHuman || now.timestamp_millis() < deadline || state.sla_breaches >= MAX_SLA_BREACHES {
+    if state.control != ControlState::AwaitingHuman
+        || now.timestamp_millis() < deadline
+        || state.sla_breaches >= MAX_SLA_BREACHES
+    {
         return Vec::new();
     }
     state.sla_breaches += 1;
@@ -456,22 +553,53 @@ pub fn on_tick(state: &mut ConversationState, policy: &Policy, now: Timestamp) -
         score: overdue_min,
         threshold: Some(0.0),
         evidence_event_id: trigger.clone(),
-        evidence_text: format!("unclaimed {overdue_min:.0} min past its claim-by deadline (breach {attempt})"),
+        evidence_text: format!(
+            "unclaimed {overdue_min:.0} min past its claim-by deadline (breach {attempt})"
+        ),
     }];
     // Earlier re-routing reasons stay: the router counts them as the route's attempt.
     reasons.extend(state.open_reasons.iter().cloned());
     reasons.truncate(MAX_REASONS);
     state.open_reasons.clone_from(&reasons);
-    let mut breach = lifecycle(state, &handoff_id, "sla_breached", ControlState::AwaitingHuman, ControlState::AwaitingHuman, "detector", None, now, None, None);
-    breach.lifecycle_id = ids::derive("lifecycle", &[&handoff_id, "sla_breached", &attempt.to_string()]);
+    let mut breach = lifecycle(
+        state,
+        &handoff_id,
+        "sla_breached",
+        ControlState::AwaitingHuman,
+        ControlState::AwaitingHuman,
+        "detector",
+        None,
+        now,
+        None,
+        None,
+    );
+    breach.lifecycle_id = ids::derive(
+        "lifecycle",
+        &[&handoff_id, "sla_breached", &attempt.to_string()],
+    );
     vec![
         DetectorOutput::Lifecycle(breach),
-        DetectorOutput::Signal(signal_for(state, &handoff_id, &trigger, attempt, Decision::Escalate, reasons, urgency, now, policy)),
+        DetectorOutput::Signal(signal_for(
+            state,
+            &handoff_id,
+            &trigger,
+            attempt,
+            Decision::Escalate,
+            reasons,
+            urgency,
+            now,
+            policy,
+        )),
     ]
 }
 
 /// Applies an operator command to the conversation's control state.
-pub fn on_command(state: &mut ConversationState, cmd: &OperatorCommand, policy: &Policy, now: Timestamp) -> Vec<DetectorOutput> {
+pub fn on_command(
+    state: &mut ConversationState,
+    cmd: &OperatorCommand,
+    policy: &Policy,
+    now: Timestamp,
+) -> Vec<DetectorOutput> {
     if !state.first_sight(&cmd.command_id) {
         return Vec::new();
     }
@@ -485,11 +613,19 @@ pub fn on_command(state: &mut ConversationState, cmd: &OperatorCommand, policy: 
     // A command that names a handoff other than the open one is about the past: reject it.
     if let (Some(named), Some(current)) = (&cmd.handoff_id, &state.handoff_id) {
         if named != current {
-            return vec![reject(state, cmd, &actor, "the command names a handoff that is not this conversation's current one", now)];
+            return vec![reject(
+                state,
+                cmd,
+                &actor,
+                "the command names a handoff that is not this conversation's current one",
+                now,
+            )];
         }
     }
 
-    let (transition, to, extra): (&str, ControlState, Vec<DetectorOutput>) = match (cmd.action, open) {
+    let (transition, to, extra): (&str, ControlState, Vec<DetectorOutput>) = match (
+        cmd.action, open,
+    ) {
         (CommandAction::Unknown, _) => {
             return vec![reject(state, cmd, &actor, "unknown action", now)];
         }
@@ -497,12 +633,22 @@ pub fn on_command(state: &mut ConversationState, cmd: &OperatorCommand, policy: 
             if state.claimed_by.as_deref() == Some(cmd.operator.id.as_str()) {
                 return Vec::new(); // a repeated claim by the owner is a no-op
             }
-            return vec![reject(state, cmd, &actor, "already claimed by another operator", now)];
+            return vec![reject(
+                state,
+                cmd,
+                &actor,
+                "already claimed by another operator",
+                now,
+            )];
         }
         (CommandAction::Claim | CommandAction::TakeOver, Some(_)) => {
             state.claimed_by = Some(cmd.operator.id.clone());
             state.claim_by_ms = None;
-            let t = if cmd.action == CommandAction::Claim { "claimed" } else { "taken_over" };
+            let t = if cmd.action == CommandAction::Claim {
+                "claimed"
+            } else {
+                "taken_over"
+            };
             (t, ControlState::Claimed, Vec::new())
         }
         (CommandAction::TakeOver | CommandAction::Pause, None) => {
@@ -523,21 +669,39 @@ pub fn on_command(state: &mut ConversationState, cmd: &OperatorCommand, policy: 
             state.urgency = Some(Urgency::Normal);
             state.sla_breaches = 0;
             state.cooldown = None;
-            let signal = signal_for(state, &handoff_id, &cmd.command_id, 0, Decision::Escalate, vec![reason], Urgency::Normal, now, policy);
-            let outputs = vec![DetectorOutput::Signal(signal), DetectorOutput::Control(pause(state, &handoff_id, now, policy))];
+            let signal = signal_for(
+                state,
+                &handoff_id,
+                &cmd.command_id,
+                0,
+                Decision::Escalate,
+                vec![reason],
+                Urgency::Normal,
+                now,
+                policy,
+            );
+            let outputs = vec![
+                DetectorOutput::Signal(signal),
+                DetectorOutput::Control(pause(state, &handoff_id, now, policy)),
+            ];
             if take_over {
                 state.claimed_by = Some(cmd.operator.id.clone());
                 state.claim_by_ms = None;
                 ("taken_over", ControlState::Claimed, outputs)
             } else {
                 state.claimed_by = None;
-                state.claim_by_ms = Some((now + policy.sla.claim_within(Urgency::Normal)).timestamp_millis());
+                state.claim_by_ms =
+                    Some((now + policy.sla.claim_within(Urgency::Normal)).timestamp_millis());
                 ("paused", ControlState::AwaitingHuman, outputs)
             }
         }
         (CommandAction::Pause, Some(_)) => return Vec::new(), // already paused
         (CommandAction::Resume, Some(handoff_id)) => {
-            let context = cmd.note.as_deref().filter(|n| !n.trim().is_empty()).map(handback_context);
+            let context = cmd
+                .note
+                .as_deref()
+                .filter(|n| !n.trim().is_empty())
+                .map(handback_context);
             // "Send a follow-up now" only inside working hours; the agent is unpaused either way.
             let in_hours = policy.working_hours.contains(now);
             let skipped = (cmd.send_follow_up_now && !in_hours).then(|| {
@@ -561,7 +725,11 @@ pub fn on_command(state: &mut ConversationState, cmd: &OperatorCommand, policy: 
                 follow_up_skipped_reason: skipped,
             };
             state.start_cooldown(policy, now);
-            ("resumed", ControlState::ReturnedToAgent, vec![DetectorOutput::Control(control)])
+            (
+                "resumed",
+                ControlState::ReturnedToAgent,
+                vec![DetectorOutput::Control(control)],
+            )
         }
         (CommandAction::Resolve, Some(handoff_id)) => {
             let control = AgentControl {
@@ -579,7 +747,11 @@ pub fn on_command(state: &mut ConversationState, cmd: &OperatorCommand, policy: 
                 follow_up_skipped_reason: None,
             };
             state.start_cooldown(policy, now);
-            ("resolved", ControlState::Resolved, vec![DetectorOutput::Control(control)])
+            (
+                "resolved",
+                ControlState::Resolved,
+                vec![DetectorOutput::Control(control)],
+            )
         }
         (CommandAction::Reassign, Some(handoff_id)) => match cmd.target_team.as_deref() {
             Some(team) if policy.has_team(team) => {
@@ -587,7 +759,8 @@ pub fn on_command(state: &mut ConversationState, cmd: &OperatorCommand, policy: 
                 // reason, so builder and router (stateless) re-route it to the named team.
                 let urgency = state.urgency.unwrap_or(Urgency::Normal);
                 state.claimed_by = None;
-                state.claim_by_ms = Some((now + policy.sla.claim_within(urgency)).timestamp_millis());
+                state.claim_by_ms =
+                    Some((now + policy.sla.claim_within(urgency)).timestamp_millis());
                 let mut reasons = vec![Reason {
                     kind: ReasonKind::Manual,
                     rule_id: REASSIGN_RULE.into(),
@@ -599,16 +772,59 @@ pub fn on_command(state: &mut ConversationState, cmd: &OperatorCommand, policy: 
                 reasons.extend(state.open_reasons.iter().cloned());
                 reasons.truncate(MAX_REASONS);
                 state.open_reasons.clone_from(&reasons);
-                let trigger = state.trigger_id.clone().unwrap_or_else(|| cmd.command_id.clone());
-                let mut signal = signal_for(state, &handoff_id, &trigger, 0, Decision::Escalate, reasons, urgency, now, policy);
-                signal.signal_id = ids::derive("signal", &[&handoff_id, "reassign", &cmd.command_id]);
-                ("reassigned", ControlState::AwaitingHuman, vec![DetectorOutput::Signal(signal)])
+                let trigger = state
+                    .trigger_id
+                    .clone()
+                    .unwrap_or_else(|| cmd.command_id.clone());
+                let mut signal = signal_for(
+                    state,
+                    &handoff_id,
+                    &trigger,
+                    0,
+                    Decision::Escalate,
+                    reasons,
+                    urgency,
+                    now,
+                    policy,
+                );
+                signal.signal_id =
+                    ids::derive("signal", &[&handoff_id, "reassign", &cmd.command_id]);
+                (
+                    "reassigned",
+                    ControlState::AwaitingHuman,
+                    vec![DetectorOutput::Signal(signal)],
+                )
             }
-            Some(team) => return vec![reject(state, cmd, &actor, &format!("unknown team {team:?}"), now)],
-            None => return vec![reject(state, cmd, &actor, "reassign needs a target_team", now)],
+            Some(team) => {
+                return vec![reject(
+                    state,
+                    cmd,
+                    &actor,
+                    &format!("unknown team {team:?}"),
+                    now,
+                )]
+            }
+            None => {
+                return vec![reject(
+                    state,
+                    cmd,
+                    &actor,
+                    "reassign needs a target_team",
+                    now,
+                )]
+            }
         },
         (_, None) => {
-            return vec![reject(state, cmd, &actor, &format!("no open handoff (conversation is {})", state.control.as_str()), now)];
+            return vec![reject(
+                state,
+                cmd,
+                &actor,
+                &format!(
+                    "no open handoff (conversation is {})",
+                    state.control.as_str()
+                ),
+                now,
+            )];
         }
     };
 
@@ -619,9 +835,24 @@ pub fn on_command(state: &mut ConversationState, cmd: &OperatorCommand, policy: 
         Some(cmd.operator.team.clone()).filter(|t| !t.is_empty())
     };
     let mut out = extra;
-    out.push(DetectorOutput::Lifecycle(lifecycle(state, &handoff_id, transition, from, to, &actor, cmd.note.clone(), now, Some(&cmd.command_id), team)));
+    out.push(DetectorOutput::Lifecycle(lifecycle(
+        state,
+        &handoff_id,
+        transition,
+        from,
+        to,
+        &actor,
+        cmd.note.clone(),
+        now,
+        Some(&cmd.command_id),
+        team,
+    )));
     // returned_to_agent is a passing state: the agent is active again at once.
-    state.control = if to == ControlState::ReturnedToAgent { ControlState::AgentActive } else { to };
+    state.control = if to == ControlState::ReturnedToAgent {
+        ControlState::AgentActive
+    } else {
+        to
+    };
     out
 }
 
@@ -633,7 +864,12 @@ impl ConversationState {
             .open_reasons
             .iter()
             .map(|r| r.kind)
-            .filter(|k| !matches!(k, ReasonKind::ExplicitRequest | ReasonKind::Manual | ReasonKind::SlaBreach))
+            .filter(|k| {
+                !matches!(
+                    k,
+                    ReasonKind::ExplicitRequest | ReasonKind::Manual | ReasonKind::SlaBreach
+                )
+            })
             .collect();
         for k in [ReasonKind::Sentiment, ReasonKind::LowConfidence] {
             if !kinds.contains(&k) {
@@ -643,7 +879,8 @@ impl ConversationState {
         self.cooldown = Some(Cooldown {
             kinds,
             turns_left: policy.handoff.cooldown_turns,
-            until_ms: (now + Duration::minutes(i64::from(policy.handoff.cooldown_minutes))).timestamp_millis(),
+            until_ms: (now + Duration::minutes(i64::from(policy.handoff.cooldown_minutes)))
+                .timestamp_millis(),
         });
         self.claimed_by = None;
         self.claim_by_ms = None;
@@ -660,9 +897,30 @@ pub fn handback_context(note: &str) -> String {
     )
 }
 
-fn reject(state: &ConversationState, cmd: &OperatorCommand, actor: &str, why: &str, now: Timestamp) -> DetectorOutput {
-    let handoff_id = cmd.handoff_id.clone().or_else(|| state.handoff_id.clone()).unwrap_or_default();
-    let mut event = lifecycle(state, &handoff_id, "rejected", state.control, state.control, actor, cmd.note.clone(), now, Some(&cmd.command_id), cmd.target_team.clone());
+fn reject(
+    state: &ConversationState,
+    cmd: &OperatorCommand,
+    actor: &str,
+    why: &str,
+    now: Timestamp,
+) -> DetectorOutput {
+    let handoff_id = cmd
+        .handoff_id
+        .clone()
+        .or_else(|| state.handoff_id.clone())
+        .unwrap_or_default();
+    let mut event = lifecycle(
+        state,
+        &handoff_id,
+        "rejected",
+        state.control,
+        state.control,
+        actor,
+        cmd.note.clone(),
+        now,
+        Some(&cmd.command_id),
+        cmd.target_team.clone(),
+    );
     event.accepted = false;
     event.rejection_reason = Some(why.to_string());
     DetectorOutput::Lifecycle(event)

@@ -14,7 +14,14 @@ pub struct Fired {
     pub flag_only: bool,
 }
 
-fn fired(rule: &RuleBase, kind: ReasonKind, event: &ConversationEvent, score: f64, threshold: Option<f64>, evidence: String) -> Fired {
+fn fired(
+    rule: &RuleBase,
+    kind: ReasonKind,
+    event: &ConversationEvent,
+    score: f64,
+    threshold: Option<f64>,
+    evidence: String,
+) -> Fired {
     Fired {
         reason: Reason {
             kind,
@@ -31,7 +38,11 @@ fn fired(rule: &RuleBase, kind: ReasonKind, event: &ConversationEvent, score: f6
 
 /// Runs the rules on an event. Updates the per-conversation signals the rules keep (sentiment
 /// trajectory, low-confidence streak) in `state`.
-pub fn evaluate(state: &mut ConversationState, event: &ConversationEvent, policy: &Policy) -> Vec<Fired> {
+pub fn evaluate(
+    state: &mut ConversationState,
+    event: &ConversationEvent,
+    policy: &Policy,
+) -> Vec<Fired> {
     match event.actor {
         Actor::Contact => contact_rules(state, event, policy),
         Actor::Agent => agent_rules(state, event, policy),
@@ -39,7 +50,11 @@ pub fn evaluate(state: &mut ConversationState, event: &ConversationEvent, policy
     }
 }
 
-fn contact_rules(state: &mut ConversationState, event: &ConversationEvent, policy: &Policy) -> Vec<Fired> {
+fn contact_rules(
+    state: &mut ConversationState,
+    event: &ConversationEvent,
+    policy: &Policy,
+) -> Vec<Fired> {
     let r = &policy.rules;
     let text = event.text.as_str();
     let mut out = Vec::new();
@@ -48,12 +63,26 @@ fn contact_rules(state: &mut ConversationState, event: &ConversationEvent, polic
     }
 
     if r.explicit_request.enabled && is_explicit_request(text) {
-        out.push(fired(&r.explicit_request, ReasonKind::ExplicitRequest, event, 1.0, None, text.to_string()));
+        out.push(fired(
+            &r.explicit_request,
+            ReasonKind::ExplicitRequest,
+            event,
+            1.0,
+            None,
+            text.to_string(),
+        ));
     }
 
     if r.threat.enabled {
         if let Some(t) = sentiment::threat(text) {
-            out.push(fired(&r.threat, ReasonKind::Threat, event, 1.0, None, format!("{}: {}", t.kind.as_str(), t.matched)));
+            out.push(fired(
+                &r.threat,
+                ReasonKind::Threat,
+                event,
+                1.0,
+                None,
+                format!("{}: {}", t.kind.as_str(), t.matched),
+            ));
         }
     }
 
@@ -62,7 +91,14 @@ fn contact_rules(state: &mut ConversationState, event: &ConversationEvent, polic
     let s = &r.sentiment;
     if s.base.enabled {
         if score <= s.turn_threshold {
-            out.push(fired(&s.base, ReasonKind::Sentiment, event, score, Some(s.turn_threshold), text.to_string()));
+            out.push(fired(
+                &s.base,
+                ReasonKind::Sentiment,
+                event,
+                score,
+                Some(s.turn_threshold),
+                text.to_string(),
+            ));
         } else {
             let scores: Vec<f64> = state.sentiment.iter().copied().collect();
             if sentiment::trajectory_fires(&scores, s.trajectory_window, s.trajectory_threshold) {
@@ -74,7 +110,10 @@ fn contact_rules(state: &mut ConversationState, event: &ConversationEvent, polic
                     event,
                     mean,
                     Some(s.trajectory_threshold),
-                    format!("frustration building over {} turns (mean {mean:.2}): {text}", window.len()),
+                    format!(
+                        "frustration building over {} turns (mean {mean:.2}): {text}",
+                        window.len()
+                    ),
                 ));
             }
         }
@@ -83,18 +122,39 @@ fn contact_rules(state: &mut ConversationState, event: &ConversationEvent, polic
     let k = &r.keyword;
     if k.base.enabled {
         if let Some(word) = k.find(&event.tenant_id, text) {
-            out.push(fired(&k.base, ReasonKind::Keyword, event, 1.0, None, format!("keyword \"{}\": {text}", word.to_lowercase())));
+            out.push(fired(
+                &k.base,
+                ReasonKind::Keyword,
+                event,
+                1.0,
+                None,
+                format!("keyword \"{}\": {text}", word.to_lowercase()),
+            ));
         }
     }
 
     if r.fraud.enabled && fraud::is_fraud_signal(text) {
-        out.push(fired(&r.fraud, ReasonKind::Fraud, event, 1.0, None, text.to_string()));
+        out.push(fired(
+            &r.fraud,
+            ReasonKind::Fraud,
+            event,
+            1.0,
+            None,
+            text.to_string(),
+        ));
     }
 
     let o = &r.out_of_scope;
     if o.base.enabled {
         if let Some(topic) = scope::out_of_scope_topic(text, o.topics_for(&event.tenant_id)) {
-            out.push(fired(&o.base, ReasonKind::OutOfScope, event, 1.0, None, format!("{topic}: {text}")));
+            out.push(fired(
+                &o.base,
+                ReasonKind::OutOfScope,
+                event,
+                1.0,
+                None,
+                format!("{topic}: {text}"),
+            ));
         }
     }
 
@@ -126,8 +186,19 @@ fn contact_rules(state: &mut ConversationState, event: &ConversationEvent, polic
             let high_fit = sig.seats.is_some_and(|n| n >= sr.min_seats)
                 || sig.budget.is_some_and(|b| b >= sr.min_budget)
                 || value.is_some_and(|v| v >= sr.min_value);
-            let evidence = format!("{}: {text}", if why.is_empty() { "sales interest".to_string() } else { why.join(", ") });
-            let score = if high_fit || sig.sensitive.is_some() { 1.0 } else { 0.3 };
+            let evidence = format!(
+                "{}: {text}",
+                if why.is_empty() {
+                    "sales interest".to_string()
+                } else {
+                    why.join(", ")
+                }
+            );
+            let score = if high_fit || sig.sensitive.is_some() {
+                1.0
+            } else {
+                0.3
+            };
             let mut f = fired(&sr.base, ReasonKind::Sales, event, score, None, evidence);
             if !(high_fit || sig.sensitive.is_some()) {
                 // A low-fit lead: recorded for nurture, not escalated.
@@ -140,7 +211,11 @@ fn contact_rules(state: &mut ConversationState, event: &ConversationEvent, polic
     out
 }
 
-fn agent_rules(state: &mut ConversationState, event: &ConversationEvent, policy: &Policy) -> Vec<Fired> {
+fn agent_rules(
+    state: &mut ConversationState,
+    event: &ConversationEvent,
+    policy: &Policy,
+) -> Vec<Fired> {
     let r = &policy.rules;
     let mut out = Vec::new();
     let Some(agent) = &event.agent else {
@@ -149,8 +224,19 @@ fn agent_rules(state: &mut ConversationState, event: &ConversationEvent, policy:
 
     let t = &r.tool_call;
     if t.base.enabled {
-        if let Some(call) = agent.tool_calls.iter().find(|c| t.names.iter().any(|n| n == &c.name)) {
-            out.push(fired(&t.base, ReasonKind::ToolCall, event, 1.0, None, format!("{}({})", call.name, call.arguments)));
+        if let Some(call) = agent
+            .tool_calls
+            .iter()
+            .find(|c| t.names.iter().any(|n| n == &c.name))
+        {
+            out.push(fired(
+                &t.base,
+                ReasonKind::ToolCall,
+                event,
+                1.0,
+                None,
+                format!("{}({})", call.name, call.arguments),
+            ));
         }
     }
 
@@ -168,7 +254,10 @@ fn agent_rules(state: &mut ConversationState, event: &ConversationEvent, policy:
                 event,
                 confidence,
                 Some(lc.threshold),
-                format!("confidence below {} on {} agent turns in a row", lc.threshold, state.low_confidence_streak),
+                format!(
+                    "confidence below {} on {} agent turns in a row",
+                    lc.threshold, state.low_confidence_streak
+                ),
             ));
             state.low_confidence_streak = 0;
         }
@@ -176,7 +265,14 @@ fn agent_rules(state: &mut ConversationState, event: &ConversationEvent, policy:
 
     let o = &r.out_of_scope;
     if o.base.enabled && o.agent_flag && agent.out_of_scope {
-        out.push(fired(&o.base, ReasonKind::OutOfScope, event, 1.0, None, format!("the agent marked the turn out of scope: {}", event.text)));
+        out.push(fired(
+            &o.base,
+            ReasonKind::OutOfScope,
+            event,
+            1.0,
+            None,
+            format!("the agent marked the turn out of scope: {}", event.text),
+        ));
     }
     out
 }

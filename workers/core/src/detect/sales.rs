@@ -43,7 +43,11 @@ pub struct SalesSignal {
 fn number(s: &str) -> Option<f64> {
     // "120,000" / "120.000" are thousands; "1.5" with a k/m suffix is a decimal.
     let digits: String = s.chars().filter(|c| c.is_ascii_digit()).collect();
-    let grouped = s.len() > 4 && (s.contains(',') || s.contains('.')) && s.rsplit([',', '.']).next().is_some_and(|tail| tail.len() == 3);
+    let grouped = s.len() > 4
+        && (s.contains(',') || s.contains('.'))
+        && s.rsplit([',', '.'])
+            .next()
+            .is_some_and(|tail| tail.len() == 3);
     if grouped {
         digits.parse().ok()
     } else {
@@ -72,7 +76,9 @@ pub fn analyze(text: &str) -> SalesSignal {
             };
             number(n).map(|v| v * mult)
         })
-        .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))));
+        .fold(None, |acc: Option<f64>, v| {
+            Some(acc.map_or(v, |a| a.max(v)))
+        });
     SalesSignal {
         interest: INTEREST.is_match(text),
         sensitive: SENSITIVE.find(text).map(|m| m.as_str().to_string()),
@@ -100,7 +106,12 @@ mod tests {
 
     #[test]
     fn sensitive_paperwork() {
-        assert_eq!(analyze("Can you sign our DPA and fill in a security questionnaire?").sensitive.as_deref(), Some("DPA"));
+        assert_eq!(
+            analyze("Can you sign our DPA and fill in a security questionnaire?")
+                .sensitive
+                .as_deref(),
+            Some("DPA")
+        );
     }
 
     #[test]

@@ -421,18 +421,29 @@ fn run_contact(texts: &[&str]) -> (ConversationState, Vec<DetectorOutput>) {
     let mut s = ConversationState::new("c1");
     let mut all = Vec::new();
     for (i, t) in texts.iter().enumerate() {
-        all.extend(on_event(&mut s, &contact_says(&format!("e{i}"), i as u32, t), &p));
+        all.extend(on_event(
+            &mut s,
+            &contact_says(&format!("e{i}"), i as u32, t),
+            &p,
+        ));
     }
     (s, all)
 }
 
 #[test]
 fn hostile_turn_escalates_and_sarcastic_praise_does_not() {
-    let (_, out) = run_contact(&["This is absolutely useless, you people are incompetent and I'm furious!!"]);
+    let (_, out) =
+        run_contact(&["This is absolutely useless, you people are incompetent and I'm furious!!"]);
     let sig = first_signal(&out);
     assert_eq!(sig.reasons[0].kind, ReasonKind::Sentiment);
-    assert_eq!(sig.reasons[0].threshold, Some(policy().rules.sentiment.turn_threshold));
-    let (_, out) = run_contact(&["that's the worst thing I've ever heard, I love it", "sick feature, honestly"]);
+    assert_eq!(
+        sig.reasons[0].threshold,
+        Some(policy().rules.sentiment.turn_threshold)
+    );
+    let (_, out) = run_contact(&[
+        "that's the worst thing I've ever heard, I love it",
+        "sick feature, honestly",
+    ]);
     assert!(signals(&out).is_empty(), "{out:?}");
 }
 
@@ -445,19 +456,32 @@ fn building_frustration_escalates_on_the_trajectory() {
     ]);
     let sig = first_signal(&out);
     assert_eq!(sig.reasons[0].kind, ReasonKind::Sentiment);
-    assert!(sig.reasons[0].evidence_text.contains("building"), "{}", sig.reasons[0].evidence_text);
+    assert!(
+        sig.reasons[0].evidence_text.contains("building"),
+        "{}",
+        sig.reasons[0].evidence_text
+    );
 }
 
 #[test]
 fn threats_escalate_immediately() {
-    for text in ["If this isn't fixed today I'll file a chargeback", "I'm talking to my lawyer about this", "I want to cancel my subscription, I'm switching to a competitor"] {
+    for text in [
+        "If this isn't fixed today I'll file a chargeback",
+        "I'm talking to my lawyer about this",
+        "I want to cancel my subscription, I'm switching to a competitor",
+    ] {
         let (_, out) = run_contact(&[text]);
         let sig = first_signal(&out);
-        assert!(sig.reasons.iter().any(|r| r.kind == ReasonKind::Threat), "{text}");
+        assert!(
+            sig.reasons.iter().any(|r| r.kind == ReasonKind::Threat),
+            "{text}"
+        );
         assert_eq!(sig.urgency, Urgency::Immediate, "{text}");
     }
     let (_, out) = run_contact(&["How do I cancel an order I placed by mistake?"]);
-    assert!(signals(&out).iter().all(|s| s.reasons.iter().all(|r| r.kind != ReasonKind::Threat)));
+    assert!(signals(&out)
+        .iter()
+        .all(|s| s.reasons.iter().all(|r| r.kind != ReasonKind::Threat)));
 }
 
 #[test]
@@ -468,8 +492,13 @@ fn compliance_keywords_pause_with_word_boundaries() {
     assert_eq!(s.control, ControlState::AwaitingHuman);
     let (_, out) = run_contact(&["STOP"]);
     assert_eq!(first_signal(&out).reasons[0].kind, ReasonKind::Keyword);
-    let (_, out) = run_contact(&["the courier stopped at the wrong address", "please stop the shipment"]);
-    assert!(signals(&out).iter().all(|s| s.reasons.iter().all(|r| r.kind != ReasonKind::Keyword)));
+    let (_, out) = run_contact(&[
+        "the courier stopped at the wrong address",
+        "please stop the shipment",
+    ]);
+    assert!(signals(&out)
+        .iter()
+        .all(|s| s.reasons.iter().all(|r| r.kind != ReasonKind::Keyword)));
 }
 
 fn agent_turn(id: &str, min: u32, confidence: f64) -> ConversationEvent {
@@ -496,7 +525,10 @@ fn low_confidence_needs_consecutive_turns() {
     let out = on_event(&mut s, &agent_turn("a5", 4, 0.1), &p);
     let sig = first_signal(&out);
     assert_eq!(sig.reasons[0].kind, ReasonKind::LowConfidence);
-    assert_eq!(sig.reasons[0].threshold, Some(p.rules.low_confidence.threshold));
+    assert_eq!(
+        sig.reasons[0].threshold,
+        Some(p.rules.low_confidence.threshold)
+    );
 }
 
 #[test]
@@ -505,7 +537,10 @@ fn out_of_scope_from_the_agent_flag_or_the_contact() {
     let mut s = ConversationState::new("c1");
     let mut flagged = agent_turn("a1", 0, 0.9);
     flagged.agent.as_mut().unwrap().out_of_scope = true;
-    assert_eq!(first_signal(&on_event(&mut s, &flagged, &p)).reasons[0].kind, ReasonKind::OutOfScope);
+    assert_eq!(
+        first_signal(&on_event(&mut s, &flagged, &p)).reasons[0].kind,
+        ReasonKind::OutOfScope
+    );
     let (_, out) = run_contact(&["Should I take ibuprofen for my back pain or see a doctor?"]);
     assert_eq!(first_signal(&out).reasons[0].kind, ReasonKind::OutOfScope);
 }
@@ -520,16 +555,27 @@ fn fraud_escalates_immediately() {
 
 #[test]
 fn high_fit_lead_escalates_and_low_fit_is_nurtured() {
-    let (s, out) = run_contact(&["We'd like a quote for 300 seats on the enterprise plan, budget is around USD 90,000."]);
+    let (s, out) = run_contact(&[
+        "We'd like a quote for 300 seats on the enterprise plan, budget is around USD 90,000.",
+    ]);
     let sig = first_signal(&out);
-    assert_eq!((sig.decision, sig.urgency), (Decision::Escalate, Urgency::Immediate));
+    assert_eq!(
+        (sig.decision, sig.urgency),
+        (Decision::Escalate, Urgency::Immediate)
+    );
     assert_eq!(sig.reasons[0].kind, ReasonKind::Sales);
     assert_eq!(s.control, ControlState::AwaitingHuman);
 
     let (s, out) = run_contact(&["Do you offer a discount if we buy 3 licences?"]);
     let sig = first_signal(&out);
-    assert_eq!((sig.decision, sig.urgency), (Decision::Flag, Urgency::Nurture));
-    assert!(controls(&out).is_empty(), "a nurture flag does not pause the agent");
+    assert_eq!(
+        (sig.decision, sig.urgency),
+        (Decision::Flag, Urgency::Nurture)
+    );
+    assert!(
+        controls(&out).is_empty(),
+        "a nurture flag does not pause the agent"
+    );
     assert_eq!(s.control, ControlState::AgentActive);
     assert_eq!(lifecycles(&out)[0].transition, "flagged");
 }
@@ -546,8 +592,17 @@ fn starter_plan_records_a_flag_instead_of_escalating() {
     let out = on_event(&mut s, &first, &p);
     let sig = first_signal(&out);
     assert_eq!(sig.decision, Decision::Flag);
-    assert!(sig.reasons.iter().any(|r| r.kind == ReasonKind::HandoffDisabledByPlan && r.rule_id == "plans.handoff_disabled"));
-    assert!(sig.reasons.iter().any(|r| r.kind == ReasonKind::ExplicitRequest), "the rule that fired is still recorded");
+    assert!(sig
+        .reasons
+        .iter()
+        .any(|r| r.kind == ReasonKind::HandoffDisabledByPlan
+            && r.rule_id == "plans.handoff_disabled"));
+    assert!(
+        sig.reasons
+            .iter()
+            .any(|r| r.kind == ReasonKind::ExplicitRequest),
+        "the rule that fired is still recorded"
+    );
     assert!(controls(&out).is_empty());
     assert_eq!(s.control, ControlState::AgentActive);
 }
@@ -559,7 +614,11 @@ fn contact_notice_in_the_conversation_language() {
     let mut e = contact_says("e1", 0, "Quiero hablar con una persona");
     e.language = Some("es".into());
     let out = on_event(&mut s, &e, &p);
-    assert!(controls(&out)[0].contact_notice.as_deref().unwrap().starts_with("Gracias"));
+    assert!(controls(&out)[0]
+        .contact_notice
+        .as_deref()
+        .unwrap()
+        .starts_with("Gracias"));
 }
 
 /// A conversation escalated by the agent's tool call, claimed and handed back with a note.
@@ -567,7 +626,12 @@ fn handed_back(resume_at: Timestamp, follow_up: bool) -> (ConversationState, Vec
     let p = policy();
     let mut s = ConversationState::new("c1");
     super::on_event(&mut s, &agent_calls("e1", 0, "transfer_to_human"), &p, T0);
-    super::on_command(&mut s, &command("k1", 1, CommandAction::Claim, "u1"), &p, T0);
+    super::on_command(
+        &mut s,
+        &command("k1", 1, CommandAction::Claim, "u1"),
+        &p,
+        T0,
+    );
     let mut resume = command("k2", 2, CommandAction::Resume, "u1");
     resume.issued_at = resume_at;
     resume.note = Some("Refund approved, 7 days to clear.".into());
@@ -589,7 +653,11 @@ fn follow_up_only_inside_working_hours() {
     let c = controls(&out)[0];
     assert_eq!(c.action, ControlAction::Resume);
     assert!(!c.send_follow_up_now);
-    assert!(c.follow_up_skipped_reason.as_deref().unwrap().contains("outside working hours"));
+    assert!(c
+        .follow_up_skipped_reason
+        .as_deref()
+        .unwrap()
+        .contains("outside working hours"));
     assert_eq!(s.control, ControlState::AgentActive);
 }
 
@@ -599,12 +667,32 @@ fn the_closed_topic_does_not_re_escalate_but_a_new_trigger_does() {
     let (mut s, _) = handed_back(T0, false);
     let later = T0 + chrono::Duration::minutes(3);
     // The agent asks for a human about the same refund again: suppressed by the cool-down.
-    let out = super::on_event(&mut s, &agent_calls("e5", 4, "transfer_to_human"), &p, later);
+    let out = super::on_event(
+        &mut s,
+        &agent_calls("e5", 4, "transfer_to_human"),
+        &p,
+        later,
+    );
     assert!(signals(&out).is_empty(), "{out:?}");
     // The contact is still a bit cross about the refund: frustration history was reset.
-    assert!(super::on_event(&mut s, &contact_says("e6", 5, "ok but 7 days is still annoying"), &p, later).is_empty());
+    assert!(super::on_event(
+        &mut s,
+        &contact_says("e6", 5, "ok but 7 days is still annoying"),
+        &p,
+        later
+    )
+    .is_empty());
     // A genuinely new trigger fires.
-    let out = super::on_event(&mut s, &contact_says("e7", 6, "also someone stole my card and used it, I don't recognise a charge"), &p, later);
+    let out = super::on_event(
+        &mut s,
+        &contact_says(
+            "e7",
+            6,
+            "also someone stole my card and used it, I don't recognise a charge",
+        ),
+        &p,
+        later,
+    );
     assert_eq!(first_signal(&out).reasons[0].kind, ReasonKind::Fraud);
 }
 
@@ -614,9 +702,19 @@ fn the_cool_down_ends_after_its_turns_and_minutes() {
     let (mut s, _) = handed_back(T0, false);
     let much_later = T0 + chrono::Duration::minutes(i64::from(p.handoff.cooldown_minutes) + 1);
     for i in 0..p.handoff.cooldown_turns {
-        super::on_event(&mut s, &contact_says(&format!("x{i}"), 10, "thanks"), &p, much_later);
+        super::on_event(
+            &mut s,
+            &contact_says(&format!("x{i}"), 10, "thanks"),
+            &p,
+            much_later,
+        );
     }
-    let out = super::on_event(&mut s, &agent_calls("e9", 30, "transfer_to_human"), &p, much_later);
+    let out = super::on_event(
+        &mut s,
+        &agent_calls("e9", 30, "transfer_to_human"),
+        &p,
+        much_later,
+    );
     assert_eq!(first_signal(&out).reasons[0].kind, ReasonKind::ToolCall);
 }
 
@@ -624,7 +722,12 @@ fn the_cool_down_ends_after_its_turns_and_minutes() {
 fn an_unclaimed_handoff_breaches_its_sla_once_per_deadline() {
     let p = policy();
     let mut s = ConversationState::new("c1");
-    let out = super::on_event(&mut s, &contact_says("e1", 0, "can I talk to a person?"), &p, T0);
+    let out = super::on_event(
+        &mut s,
+        &contact_says("e1", 0, "can I talk to a person?"),
+        &p,
+        T0,
+    );
     let handoff = first_signal(&out).handoff_id.clone();
     let deadline = T0 + p.sla.claim_within(Urgency::Normal);
     assert!(on_tick(&mut s, &p, deadline - chrono::Duration::seconds(1)).is_empty());
@@ -635,10 +738,17 @@ fn an_unclaimed_handoff_breaches_its_sla_once_per_deadline() {
     assert_eq!(sig.handoff_id, handoff, "the same handoff, re-escalated");
     assert_eq!(sig.urgency, Urgency::Immediate);
     assert_eq!(sig.reasons[0].kind, ReasonKind::SlaBreach);
-    assert!(sig.reasons.iter().any(|r| r.kind == ReasonKind::ExplicitRequest));
-    assert!(on_tick(&mut s, &p, deadline + chrono::Duration::seconds(1)).is_empty(), "not twice for one deadline");
+    assert!(sig
+        .reasons
+        .iter()
+        .any(|r| r.kind == ReasonKind::ExplicitRequest));
+    assert!(
+        on_tick(&mut s, &p, deadline + chrono::Duration::seconds(1)).is_empty(),
+        "not twice for one deadline"
+    );
     // Deadlines are state: they survive a restart (serialisation round trip).
-    let restored: ConversationState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    let restored: ConversationState =
+        serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
     assert_eq!(restored.claim_by_ms, s.claim_by_ms);
 }
 
@@ -646,8 +756,18 @@ fn an_unclaimed_handoff_breaches_its_sla_once_per_deadline() {
 fn a_claimed_handoff_does_not_breach() {
     let p = policy();
     let mut s = ConversationState::new("c1");
-    super::on_event(&mut s, &contact_says("e1", 0, "can I talk to a person?"), &p, T0);
-    super::on_command(&mut s, &command("k1", 1, CommandAction::Claim, "u1"), &p, T0);
+    super::on_event(
+        &mut s,
+        &contact_says("e1", 0, "can I talk to a person?"),
+        &p,
+        T0,
+    );
+    super::on_command(
+        &mut s,
+        &command("k1", 1, CommandAction::Claim, "u1"),
+        &p,
+        T0,
+    );
     assert!(on_tick(&mut s, &p, T0 + chrono::Duration::days(1)).is_empty());
 }
 
