@@ -315,14 +315,19 @@ async fn handoff(
         .and_then(Json_::as_array)
         .map(|rs| {
             rs.iter()
-                .map(|r| {
+                .enumerate()
+                .map(|(i, r)| {
                     let kind = r.get("kind").and_then(Json_::as_str);
                     let evidence = r.get("evidence_text").and_then(Json_::as_str);
-                    let label = kind.map(crate_label);
+                    let label = row
+                        .reason_labels
+                        .as_ref()
+                        .and_then(|l| l.get(i))
+                        .and_then(Json_::as_str);
                     json!({
                         "kind": kind,
                         "rule_id": r.get("rule_id"),
-                        "text": reason_text(&state.policy, kind, label.as_deref(), evidence),
+                        "text": reason_text(&state.policy, kind, label, evidence),
                         "evidence_text": evidence,
                         "score": r.get("score"),
                         "threshold": r.get("threshold"),
@@ -352,32 +357,6 @@ async fn handoff(
         "mine": row.team.as_deref() == Some(who.team.as_str()),
         "working_hours": working_hours_json(&state.policy, Utc::now()),
     })))
-}
-
-/// The same words as the SQL `handoff_reason_label` (migrations/0002), for reasons other than
-/// the primary one, which the query labels.
-fn crate_label(kind: &str) -> String {
-    match kind {
-        "explicit_request" => "Asked for a person".into(),
-        "tool_call" => "Agent asked for help".into(),
-        "sentiment" => "Hostile sentiment".into(),
-        "threat" => "Churn or chargeback threat".into(),
-        "keyword" => "Keyword matched".into(),
-        "low_confidence" => "Agent unsure".into(),
-        "out_of_scope" => "Out of the agent's scope".into(),
-        "sales" => "Sales opportunity".into(),
-        "fraud" => "Possible fraud".into(),
-        "manual" => "Operator stepped in".into(),
-        "handoff_disabled_by_plan" => "Handoff off for this plan".into(),
-        "sla_breach" => "Claim deadline missed".into(),
-        other => {
-            let mut s = other.replace('_', " ");
-            if let Some(first) = s.get_mut(0..1) {
-                first.make_ascii_uppercase();
-            }
-            s
-        }
-    }
 }
 
 // ---- actions --------------------------------------------------------------------------------
@@ -621,7 +600,6 @@ mod tests {
             ),
             "Hostile sentiment"
         );
-        assert_eq!(crate_label("something_new"), "Something new");
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub struct HandoffRow {
     pub primary_reason: Option<String>,
     pub reason: Option<String>,
     pub reasons: Option<Json>,
+    /// `handoff_reason_label` of every reason, in the order of `reasons`: one wording, in SQL.
+    #[serde(skip)]
+    pub reason_labels: Option<Json>,
     pub summary: Option<String>,
     pub draft_reply: Option<String>,
     pub next_action: Option<String>,
@@ -99,7 +102,11 @@ pub struct HandoffRow {
 pub async fn handoff(pool: &PgPool, handoff_id: &str) -> Result<Option<HandoffRow>, sqlx::Error> {
     sqlx::query_as::<_, HandoffRow>(
         "SELECT handoff_id, conversation_id, tenant_id, team, state, priority, urgency, primary_reason, \
-                handoff_reason_label(primary_reason) AS reason, reasons, summary, draft_reply, next_action, \
+                handoff_reason_label(primary_reason) AS reason, reasons, \
+                (SELECT jsonb_agg(handoff_reason_label(r ->> 'kind') ORDER BY i) \
+                   FROM jsonb_array_elements(CASE WHEN jsonb_typeof(reasons) = 'array' THEN reasons ELSE '[]'::jsonb END) \
+                        WITH ORDINALITY AS x(r, i)) AS reason_labels, \
+                summary, draft_reply, next_action, \
                 next_action_reasoning, intent, sub_intent, created_at, claim_by, claimed_by, contact_name, \
                 account_id, plan, vip, floor(extract(epoch FROM claim_by - now()))::bigint AS deadline_seconds \
          FROM handoffs WHERE handoff_id = $1",

@@ -492,6 +492,21 @@ async fn the_package_history_and_command_outcome() {
         5,
     )
     .await;
+    // A second reason: every reason of the package is worded by the SQL label function.
+    sqlx::query(
+        "UPDATE handoffs SET reasons = reasons || jsonb_build_array(jsonb_build_object( \
+            'kind', 'keyword', 'rule_id', 'keyword.v1', 'evidence_text', 'and unsubscribe me')) \
+         WHERE handoff_id = 'h1'",
+    )
+    .execute(&h.pool)
+    .await
+    .unwrap();
+    let (_, package) = call(&h.app, "GET", "/api/handoffs/h1", Some(SAM), None).await;
+    assert_eq!(package["reasons"][0]["text"], "Asked for a person");
+    assert_eq!(
+        package["reasons"][1]["text"],
+        "Keyword matched (unsubscribe)"
+    );
     let (_, sent) = call(
         &h.app,
         "POST",
