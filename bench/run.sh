@@ -10,8 +10,15 @@
 # Prints a table with each figure beside its baseline/target and writes
 # bench/results/<date>-<host>.md (+ .jsonl with the raw run summaries).
 #
+# The Kafka runs use a private tansu (same version and sqlite engine as infra/tansu.sh, on
+# BENCH_KAFKA_PORT, data under target/bench/broker, deleted afterwards), so every figure is
+# taken on the same idle broker and not on the shared one that tests and `make run` leave
+# topics and consumer groups on. BENCH_BROKERS=host:port uses that broker instead (e.g. a real
+# cluster); the registry and Postgres are the ones in infra/env.sh.
+#
 # Knobs: BENCH_CONVERSATIONS (default 2000), BENCH_TURNS (12), BENCH_PY_CONVERSATIONS (1000),
-# AUDIT_BENCH_RECORDS (20000), BENCH_SKIP_AUDIT=1, BENCH_SKIP_PYTHON=1.
+# AUDIT_BENCH_RECORDS (20000), BENCH_SKIP_AUDIT=1, BENCH_SKIP_PYTHON=1, BENCH_KAFKA_PORT
+# (19192), BENCH_BROKERS, BENCH_RESULTS_DIR (bench/results).
 # Every run uses its own topic and group prefix; processes started here are stopped by pid.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -27,7 +34,8 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 HOST=$(hostname -s 2>/dev/null || hostname)
 RUN="bench-$(date -u +%H%M%S)-$$"
 WORK=$ROOT/target/bench/$STAMP
-mkdir -p "$WORK/logs" bench/results
+RESULTS=${BENCH_RESULTS_DIR:-bench/results}
+mkdir -p "$WORK/logs" "$RESULTS"
 JSON=$WORK/runs.jsonl
 : >"$JSON"
 BIN=$ROOT/target/release
@@ -50,6 +58,20 @@ cleanup() {
   for db in "${DBS[@]}"; do psql -q "$HANDOFF_DATABASE__URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
+
+BROKER_RUN_DIR=$ROOT/target/bench/broker
+broker() { HANDOFF_RUN_DIR=$BROKER_RUN_DIR HANDOFF_KAFKA_PORT=${BENCH_KAFKA_PORT:-19192} infra/tansu.sh "$@"; }
+if [[ -n ${BENCH_BROKERS:-} ]]; then
+  export HANDOFF_KAFKA__BROKERS=$BENCH_BROKERS
+  say "using the broker at $BENCH_BROKERS"
+else
+  # A fresh private broker: stop one a killed run may have left, then start on empty storage.
+  broker stop >/dev/null 2>&1 || true
+  rm -rf "$BROKER_RUN_DIR"
+  broker start
+  export HANDOFF_KAFKA__BROKERS=127.0.0.1:${BENCH_KAFKA_PORT:-19192}
+  trap 'cleanup; broker stop >/dev/null 2>&1 || true; rm -rf "$BROKER_RUN_DIR"' EXIT
+fi
 
 say "building release binaries"
 cargo build --release -q -p handoff-detector -p handoff-builder -p handoff-router -p handoff-auditor -p handoff-cli
@@ -111,7 +133,7 @@ else: print(0)' "$JSON" "$1" "$2"
 say "pipeline at full speed ($CONV conversations x $TURNS turns)"
 pipeline_run pipeline-peak 0
 PEAK=$(field pipeline-peak events_per_s)
-HALF=$(python3 -c "print(round(float('$PEAK')/2))")
+HALF=$(python3 -c "print(max(1, round(float('$PEAK')/2)))")  # never 0 (= full speed)
 say "pipeline peak $PEAK ev/s; half-peak runs at $HALF ev/s"
 pipeline_run pipeline-half "$HALF"
 
@@ -141,7 +163,7 @@ fi
 STATE_OUT=$WORK/state.txt
 cargo bench -q -p handoff-core --bench state_size >"$STATE_OUT" 2>/dev/null || say "state_size bench failed"
 
-OUT=bench/results/$(date -u +%Y-%m-%d)-$HOST
+OUT=$RESULTS/$(date -u +%Y-%m-%d)-$HOST
 python3 bench/report.py --runs "$JSON" --audit "$AUDIT_OUT" --state "$STATE_OUT" --conversations "$CONV" --turns "$TURNS" --md "$OUT.md"
 cp "$JSON" "$OUT.jsonl"
 say "results: $OUT.md"

@@ -650,6 +650,13 @@ async fn run_stage_once<S: Stage>(
                 break Err(WorkerError::Delivery { topic: String::new(), error: why });
             }
             _ = ticker.tick() => {
+                // Partitions assigned while no records arrive get their state back now, not at
+                // their next record: the tick's deadlines (SLA breaches) need it.
+                if let Some(topic) = &state_topic {
+                    if let Err(e) = apply_rebalances(&rt, stage, consumer.context(), topic).await {
+                        break Err(e);
+                    }
+                }
                 let outs = stage.tick(chrono::Utc::now());
                 if outs.is_empty() {
                     continue;
