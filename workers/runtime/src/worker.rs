@@ -183,10 +183,30 @@ struct Pending {
     after: Vec<Encoded>,
 }
 
-/// The changelog sends of one message, awaiting acknowledgement before its offset is stored.
+/// The changelog sends of a run of messages, awaiting acknowledgement before their offsets are
+/// stored.
 struct AfterPending {
-    source: Option<(String, i32, i64)>,
+    sources: Vec<(String, i32, i64)>,
     deliveries: Vec<Sent>,
+}
+
+/// At most this many queued messages share one round of changelog sends.
+const COALESCE_MAX: usize = 512;
+
+/// Keeps the last record per `(topic, key)`, in the order of those last records: on a compacted
+/// changelog an earlier record for a key is superseded by the later one anyway.
+fn last_per_key(records: Vec<Encoded>) -> Vec<Encoded> {
+    if records.len() < 2 {
+        return records;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(records.len());
+    let mut out: Vec<Encoded> = records
+        .into_iter()
+        .rev()
+        .filter(|e| seen.insert((e.topic.clone(), e.key.clone())))
+        .collect();
+    out.reverse();
+    out
 }
 
 /// Everything a running worker shares.
@@ -988,7 +1008,12 @@ async fn await_all(worker: &'static str, deliveries: Vec<Sent>) -> Result<(), St
 }
 
 /// Stage one of acknowledgement: awaits each message's outputs in consumption order, then sends
-/// its changelog records (pipelined: the next message's outputs are awaited meanwhile).
+/// its changelog records (pipelined: the next message's outputs are awaited meanwhile). When
+/// messages queue up behind a slow acknowledgement (a backlog), the queued run shares one round
+/// of changelog sends with only the last state per conversation: a backlog of N events on a
+/// conversation writes its state once, not N times. The guarantee is unchanged: a changelog
+/// record goes out only after every output of the messages it covers is acknowledged, and their
+/// offsets are stored only after it is.
 async fn acker(
     rt: Arc<Runtime>,
     worker: &'static str,
@@ -997,13 +1022,26 @@ async fn acker(
     fail: watch::Sender<Option<String>>,
 ) {
     let no_headers = OwnedHeaders::new();
-    while let Some(p) = rx.recv().await {
-        if let Err(e) = await_all(worker, p.deliveries).await {
-            error!(source = ?p.source, error = %e, "delivery failed; stopping without storing the offset");
-            let _ = fail.send(Some(e));
-            return;
+    while let Some(first) = rx.recv().await {
+        let mut run = vec![first];
+        while run.len() < COALESCE_MAX {
+            match rx.try_recv() {
+                Ok(p) => run.push(p),
+                Err(_) => break,
+            }
         }
-        let deliveries = match send_all(&rt, p.after, &no_headers).await {
+        let mut sources = Vec::with_capacity(run.len());
+        let mut after = Vec::new();
+        for p in run {
+            if let Err(e) = await_all(worker, p.deliveries).await {
+                error!(source = ?p.source, error = %e, "delivery failed; stopping without storing the offset");
+                let _ = fail.send(Some(e));
+                return;
+            }
+            sources.extend(p.source);
+            after.extend(p.after);
+        }
+        let deliveries = match send_all(&rt, last_per_key(after), &no_headers).await {
             Ok(d) => d,
             Err(e) => {
                 let _ = fail.send(Some(e.to_string()));
@@ -1012,7 +1050,7 @@ async fn acker(
         };
         if next
             .send(AfterPending {
-                source: p.source,
+                sources,
                 deliveries,
             })
             .await
@@ -1032,11 +1070,11 @@ async fn offset_storer(
 ) {
     while let Some(p) = rx.recv().await {
         if let Err(e) = await_all(worker, p.deliveries).await {
-            error!(source = ?p.source, error = %e, "changelog delivery failed; stopping without storing the offset");
+            error!(sources = p.sources.len(), error = %e, "changelog delivery failed; stopping without storing the offsets");
             let _ = fail.send(Some(e));
             return;
         }
-        if let Some((topic, partition, offset)) = p.source {
+        for (topic, partition, offset) in p.sources {
             if let Err(e) = consumer.store_offset(&topic, partition, offset) {
                 // The partition was revoked meanwhile: its new owner redoes the message.
                 debug!(topic = %topic, partition, offset, error = %e, "offset not stored");
@@ -1125,5 +1163,65 @@ mod supervise_tests {
             supervise("test", shutdown, &mut Fatal).await,
             Err(WorkerError::Fatal(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod coalesce_tests {
+    use super::*;
+
+    fn rec(topic: &str, key: &str, value: Option<&str>) -> Encoded {
+        Encoded {
+            topic: topic.into(),
+            key: key.into(),
+            value: value.map(|v| v.as_bytes().to_vec()),
+        }
+    }
+
+    fn view(records: &[Encoded]) -> Vec<(String, String, Option<String>)> {
+        records
+            .iter()
+            .map(|e| {
+                (
+                    e.topic.clone(),
+                    e.key.clone(),
+                    e.value.as_ref().map(|v| String::from_utf8_lossy(v).into()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_last_record_per_topic_and_key_survives_in_the_order_of_the_last_records() {
+        let out = last_per_key(vec![
+            rec("state", "a", Some("a1")),
+            rec("state", "b", Some("b1")),
+            rec("state", "a", Some("a2")),
+            rec("other", "a", Some("x1")),
+            rec("state", "b", None),
+            rec("state", "c", Some("c1")),
+        ]);
+        let s =
+            |t: &str, k: &str, v: Option<&str>| (t.to_string(), k.to_string(), v.map(String::from));
+        assert_eq!(
+            view(&out),
+            vec![
+                s("state", "a", Some("a2")),
+                s("other", "a", Some("x1")),
+                // a tombstone is a last state like any other
+                s("state", "b", None),
+                s("state", "c", Some("c1")),
+            ]
+        );
+    }
+
+    #[test]
+    fn distinct_keys_are_all_kept() {
+        let out = last_per_key(vec![
+            rec("state", "a", Some("1")),
+            rec("state", "b", Some("2")),
+        ]);
+        assert_eq!(out.len(), 2);
+        assert!(last_per_key(Vec::new()).is_empty());
     }
 }
