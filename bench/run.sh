@@ -16,7 +16,8 @@
 # topics and consumer groups on. BENCH_BROKERS=host:port uses that broker instead (e.g. a real
 # cluster); the registry and Postgres are the ones in infra/env.sh.
 #
-# Knobs: BENCH_CONVERSATIONS (default 2000), BENCH_TURNS (12), BENCH_PY_CONVERSATIONS (1000),
+# Knobs: BENCH_CONVERSATIONS (default 600: a few minutes in all, most of it the baselines),
+# BENCH_TURNS (12), BENCH_PY_CONVERSATIONS (600),
 # AUDIT_BENCH_RECORDS (20000), BENCH_SKIP_AUDIT=1, BENCH_SKIP_PYTHON=1, BENCH_KAFKA_PORT
 # (19192), BENCH_BROKERS, BENCH_RESULTS_DIR (bench/results).
 # Every run uses its own topic and group prefix; processes started here are stopped by pid.
@@ -27,9 +28,9 @@ ROOT=$PWD
 source infra/env.sh
 export HANDOFF_CONFIG=$ROOT/bench/bench.toml
 
-CONV=${BENCH_CONVERSATIONS:-2000}
+CONV=${BENCH_CONVERSATIONS:-600}
 TURNS=${BENCH_TURNS:-12}
-PY_CONV=${BENCH_PY_CONVERSATIONS:-1000}
+PY_CONV=${BENCH_PY_CONVERSATIONS:-600}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 HOST=$(hostname -s 2>/dev/null || hostname)
 RUN="bench-$(date -u +%H%M%S)-$$"
@@ -37,11 +38,38 @@ WORK=$ROOT/target/bench/$STAMP
 RESULTS=${BENCH_RESULTS_DIR:-bench/results}
 mkdir -p "$WORK/logs" "$RESULTS"
 JSON=$WORK/runs.jsonl
+CPU=$WORK/cpu.jsonl
 : >"$JSON"
+: >"$CPU"
 BIN=$ROOT/target/release
 PIDS=()
 
 say() { printf '==> %s\n' "$*" >&2; }
+TICK=$(getconf CLK_TCK)
+# CPU seconds (user + system) the given processes have used so far.
+cpu_of() {
+  local p t=0 f
+  for p in "$@"; do
+    [[ -n $p ]] && read -r -a f <"/proc/$p/stat" 2>/dev/null && t=$((t + f[13] + f[14]))
+  done
+  python3 -c "print($t / $TICK)"
+}
+broker_pid() { [[ -z ${BENCH_BROKERS:-} ]] && cat "$BROKER_RUN_DIR/pids/tansu.pid" 2>/dev/null || true; }
+# Runs `handoff load ...` and records the CPU the started processes (workers or relays) and the
+# private broker used during it: the broker-independent cost of each path.
+# Start-up (interpreter, imports, schema registration) is left out: the processes get 2 s to settle.
+measured_load() { # label -- load args
+  local label=$1 b0 b1 w0 w1
+  shift
+  sleep 2
+  b0=$(cpu_of "$(broker_pid)")
+  w0=$(cpu_of "${PIDS[@]}")
+  "$BIN/handoff" load "$@" --label "$label" --json "$JSON" || say "$label failed (see $WORK/logs/$label-*.log)"
+  b1=$(cpu_of "$(broker_pid)")
+  w1=$(cpu_of "${PIDS[@]}")
+  printf '{"label": "%s", "worker_cpu_s": %s, "broker_cpu_s": %s}\n' "$label" \
+    "$(python3 -c "print(round($w1 - $w0, 2))")" "$(python3 -c "print(round($b1 - $b0, 2))")" >>"$CPU"
+}
 stop_all() {
   local p
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -63,6 +91,7 @@ BROKER_RUN_DIR=$ROOT/target/bench/broker
 broker() { HANDOFF_RUN_DIR=$BROKER_RUN_DIR HANDOFF_KAFKA_PORT=${BENCH_KAFKA_PORT:-19192} infra/tansu.sh "$@"; }
 if [[ -n ${BENCH_BROKERS:-} ]]; then
   export HANDOFF_KAFKA__BROKERS=$BENCH_BROKERS
+  export BENCH_BROKER_DESC="$BENCH_BROKERS (BENCH_BROKERS)"
   say "using the broker at $BENCH_BROKERS"
 else
   # A fresh private broker: stop one a killed run may have left, then start on empty storage.
@@ -94,8 +123,7 @@ pipeline_run() { # label rate
     HANDOFF_DATABASE__URL=$AUDIT_URL HANDOFF_TELEMETRY__FILTER=warn "$BIN/$w" >"$WORK/logs/$label-$w.log" 2>&1 &
     PIDS+=($!)
   done
-  "$BIN/handoff" load --mode pipeline --conversations "$CONV" --turns "$TURNS" --rate "$rate" \
-    --label "$label" --json "$JSON" || say "$label failed (see $WORK/logs/$label-*.log)"
+  measured_load "$label" --mode pipeline --conversations "$CONV" --turns "$TURNS" --rate "$rate"
   stop_all
 }
 
@@ -114,8 +142,8 @@ passthrough_run() { # label rate hops relay conversations
     fi
     PIDS+=($!)
   done
-  "$BIN/handoff" load --mode passthrough --hops "$hops" --conversations "$conv" --turns "$TURNS" \
-    --rate "$rate" --label "$label" --json "$JSON" || say "$label failed (see $WORK/logs/$label-*.log)"
+  measured_load "$label" --mode passthrough --hops "$hops" --conversations "$conv" --turns "$TURNS" \
+    --rate "$rate"
   stop_all
 }
 
@@ -164,6 +192,7 @@ STATE_OUT=$WORK/state.txt
 cargo bench -q -p handoff-core --bench state_size >"$STATE_OUT" 2>/dev/null || say "state_size bench failed"
 
 OUT=$RESULTS/$(date -u +%Y-%m-%d)-$HOST
-python3 bench/report.py --runs "$JSON" --audit "$AUDIT_OUT" --state "$STATE_OUT" --conversations "$CONV" --turns "$TURNS" --md "$OUT.md"
+python3 bench/report.py --runs "$JSON" --cpu "$CPU" --audit "$AUDIT_OUT" --state "$STATE_OUT" --conversations "$CONV" --turns "$TURNS" --md "$OUT.md"
 cp "$JSON" "$OUT.jsonl"
+cp "$CPU" "$OUT.cpu.jsonl"
 say "results: $OUT.md"

@@ -694,7 +694,7 @@ pub fn reliability_env(
     let config = dir.join("workers.toml");
     std::fs::write(
         &config,
-        format!("[kafka.options]\n\"session.timeout.ms\" = \"{SESSION_MS}\"\n\"heartbeat.interval.ms\" = \"1000\"\n"),
+        format!("[kafka.consumer_options]\n\"session.timeout.ms\" = \"{SESSION_MS}\"\n\"heartbeat.interval.ms\" = \"1000\"\n"),
     )
     .unwrap();
     let mut env = env_for(settings);

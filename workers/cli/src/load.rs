@@ -125,7 +125,12 @@ fn conversation(
                 conversation_id: cid.clone(),
                 tenant_id: "acme".into(),
                 occurred_at: start + chrono::Duration::seconds(i as i64 * 15),
-                channel: if c.is_multiple_of(3) { "whatsapp" } else { "web" }.into(),
+                channel: if c.is_multiple_of(3) {
+                    "whatsapp"
+                } else {
+                    "web"
+                }
+                .into(),
                 actor: if contact {
                     Actor::Contact
                 } else {
@@ -139,7 +144,14 @@ fn conversation(
                     name: Some("Ana Ruiz".into()),
                     email: Some(format!("ana{c}@example.com")),
                     account_id: Some(format!("A-{}", c % 977)),
-                    plan: Some(if c.is_multiple_of(5) { "enterprise" } else { "growth" }.into()),
+                    plan: Some(
+                        if c.is_multiple_of(5) {
+                            "enterprise"
+                        } else {
+                            "growth"
+                        }
+                        .into(),
+                    ),
                     ..Default::default()
                 }),
                 entry: None,

@@ -48,6 +48,11 @@ pub struct KafkaSettings {
     /// Raw librdkafka options passed through to every client, after ours. Their names contain
     /// dots, so they come from the config file (`[kafka.options]`, quoted keys), not the env.
     pub options: BTreeMap<String, String>,
+    /// Raw librdkafka options for consumers only (`[kafka.consumer_options]`), after `options`:
+    /// consumer properties such as `session.timeout.ms`, which a producer would warn about.
+    pub consumer_options: BTreeMap<String, String>,
+    /// Raw librdkafka options for producers only (`[kafka.producer_options]`), after `options`.
+    pub producer_options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -124,6 +129,8 @@ fn defaults() -> Defaults {
             sasl_username: None,
             sasl_password: None,
             options: BTreeMap::new(),
+            consumer_options: BTreeMap::new(),
+            producer_options: BTreeMap::new(),
         },
         registry: RegistrySettings {
             url: "http://127.0.0.1:18081".into(),
@@ -241,7 +248,7 @@ mod tests {
             // librdkafka option names contain dots: in TOML they are quoted keys.
             jail.create_file(
                 "h.toml",
-                "[kafka]\nbrokers = \"file:1\"\ntopic_prefix = \"x.\"\n[kafka.options]\n\"socket.keepalive.enable\" = \"true\"\n",
+                "[kafka]\nbrokers = \"file:1\"\ntopic_prefix = \"x.\"\n[kafka.options]\n\"socket.keepalive.enable\" = \"true\"\n[kafka.consumer_options]\n\"session.timeout.ms\" = \"45000\"\n",
             )?;
             jail.set_env("HANDOFF_KAFKA__BROKERS", "env:2");
             let s = Settings::load(Some(Path::new("h.toml"))).map_err(|e| e.to_string())?;
@@ -254,6 +261,14 @@ mod tests {
                     .map(String::as_str),
                 Some("true")
             );
+            assert_eq!(
+                s.kafka
+                    .consumer_options
+                    .get("session.timeout.ms")
+                    .map(String::as_str),
+                Some("45000")
+            );
+            assert!(s.kafka.producer_options.is_empty());
             Ok(())
         });
     }

@@ -27,8 +27,13 @@ pub fn base_config(k: &KafkaSettings) -> ClientConfig {
     c
 }
 
-fn apply_overrides(c: &mut ClientConfig, k: &KafkaSettings) {
-    for (key, value) in &k.options {
+/// The pass-through options: `[kafka.options]` for every client, then the role's own.
+fn apply_overrides(
+    c: &mut ClientConfig,
+    k: &KafkaSettings,
+    role: &std::collections::BTreeMap<String, String>,
+) {
+    for (key, value) in k.options.iter().chain(role) {
         c.set(key, value);
     }
 }
@@ -52,7 +57,7 @@ pub fn producer_config(k: &KafkaSettings) -> ClientConfig {
             "message.max.bytes",
             (k.max_message_bytes + 64 * 1024).to_string(),
         );
-    apply_overrides(&mut c, k);
+    apply_overrides(&mut c, k, &k.producer_options);
     c
 }
 
@@ -69,7 +74,7 @@ pub fn consumer_config(k: &KafkaSettings, group_id: &str) -> ClientConfig {
         .set("heartbeat.interval.ms", "1000")
         .set("topic.metadata.refresh.interval.ms", "2000")
         .set("fetch.wait.max.ms", "50");
-    apply_overrides(&mut c, k);
+    apply_overrides(&mut c, k, &k.consumer_options);
     c
 }
 
