@@ -58,6 +58,7 @@ test: infra-up
 	@echo "==> cargo test --workspace (integration tests use the local stack via infra/env.sh)"
 	@echo "==> building the worker binaries (crash tests run them as processes)"
 	cargo build --workspace --bins
+	infra/postgres.sh prune-test-dbs
 	$(ENV) && cargo test --workspace --no-fail-fast
 	@echo "==> operator console: browser end-to-end test (CONSOLE_E2E=0 skips it)"
 	[[ "$${CONSOLE_E2E:-1}" == 0 ]] || infra/console-e2e.sh

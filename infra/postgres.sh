@@ -25,7 +25,7 @@ if ((EUID == 0)); then PG_USER=postgres; as_pg() { runuser -u postgres -- "$@"; 
 else PG_USER=$(id -un); as_pg() { "$@"; }; fi
 
 # Superuser psql over our own unix socket (never the system one).
-psql_admin() { as_pg "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PORT" -d postgres; }
+psql_admin() { as_pg "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PORT" -d postgres "$@"; }
 
 install() {
   if pg_bin >/dev/null; then say "postgres already installed ($(pg_bin))"; return; fi
@@ -114,6 +114,25 @@ stop() {
   fi
 }
 
+# Integration tests create one database each (t_<unix seconds>_<id>, tests/src/lib.rs). Drops
+# those more than two hours old (a test run still going is younger), and ones named before the
+# timestamp was part of the name (t_<32 hex>, t_console_<32 hex>).
+prune_test_dbs() {
+  BIN=$(pg_bin) || return 0
+  running || return 0
+  local dbs db n=0
+  dbs=$(psql_admin -At <<'SQL'
+SELECT datname FROM pg_database
+WHERE datname ~ '^t_(console_)?[0-9a-f]{32}$'
+   OR (datname ~ '^t_[0-9]{10}_' AND split_part(datname, '_', 2)::bigint < extract(epoch FROM now()) - 7200);
+SQL
+  )
+  for db in $dbs; do
+    psql_admin -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" && n=$((n + 1))
+  done
+  say "dropped $n test databases older than two hours"
+}
+
 status() {
   BIN=$(pg_bin) || { echo "postgres: not installed"; return 1; }
   if running; then echo "postgres: running on 127.0.0.1:$PORT ($PG_DATA)"; else echo "postgres: stopped"; return 1; fi
@@ -121,5 +140,6 @@ status() {
 
 case "${1:-}" in
   install | start | stop | status) "$1" ;;
-  *) die "usage: $0 {install|start|stop|status}" ;;
+  prune-test-dbs) prune_test_dbs ;;
+  *) die "usage: $0 {install|start|stop|status|prune-test-dbs}" ;;
 esac

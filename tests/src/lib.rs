@@ -76,7 +76,14 @@ pub async fn with_database(settings: &mut Settings) -> anyhow::Result<String> {
         .ok_or_else(|| {
             anyhow!("HANDOFF_DATABASE__URL is not set: run `source infra/env.sh` or `make test`")
         })?;
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    // Timestamped, so `infra/postgres.sh prune-test-dbs` (run by `make test`) can drop old ones.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let name = format!(
+        "t_{secs}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    );
     let admin = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(&admin_url)

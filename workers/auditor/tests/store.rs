@@ -61,7 +61,14 @@ impl TestDb {
     /// A fresh database, with the whole schema (`migrate`) or none.
     async fn create(migrate: bool) -> TestDb {
         let admin = admin_url();
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        // t_<seconds>_<id>: `infra/postgres.sh prune-test-dbs` drops old ones.
+        let name = format!(
+            "t_{secs}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..16]
+        );
         let admin_pool = PgPool::connect(&admin).await.unwrap_or_else(|e| {
             panic!("cannot connect to {admin} ({e}); is Postgres up (`make infra-up`)?")
         });

@@ -34,7 +34,14 @@ async fn harness() -> Harness {
         .as_ref()
         .map(|u| u.expose_secret().to_string())
         .expect("HANDOFF_DATABASE__URL is not set: run `source infra/env.sh` (make test does) with the local stack up");
-    let name = format!("t_console_{}", uuid::Uuid::new_v4().simple());
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // t_<seconds>_<id>: `infra/postgres.sh prune-test-dbs` drops old ones.
+    let name = format!(
+        "t_{secs}_console_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    );
     let admin = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(&admin_url)
