@@ -454,23 +454,6 @@ pub fn sections(input: &EvalInput) -> anyhow::Result<Vec<Section>> {
     ])
 }
 
-/// Every fifth example of each label (in file order) is held out; the rest trains.
-#[allow(clippy::type_complexity)]
-fn holdout_split(rows: &[(String, String)]) -> (Vec<(String, String)>, Vec<(String, String)>) {
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    let (mut train, mut test) = (Vec::new(), Vec::new());
-    for r in rows {
-        let n = seen.entry(r.1.as_str()).or_default();
-        *n += 1;
-        if n.is_multiple_of(5) {
-            test.push(r.clone());
-        } else {
-            train.push(r.clone());
-        }
-    }
-    (train, test)
-}
-
 fn read_team_map(data: &Path, relative: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let path = data_file(data, relative)?;
     let text =
@@ -513,7 +496,7 @@ pub fn routing_section(input: &EvalInput) -> anyhow::Result<Section> {
         ("banking77", &banking, "banking77/intent_to_team.json", 18),
     ] {
         let team_of = read_team_map(input.data, map_file)?;
-        let (train, test) = holdout_split(rows);
+        let (train, test) = handoff_core::classify::holdout_split(rows);
         let model = IntentClassifier::train_with(
             &train,
             &TrainConfig {

@@ -13,7 +13,7 @@ use chrono::{Duration, TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput};
 use handoff_core::build::{Builder, BuilderPolicy};
 use handoff_core::classify::examples::{default_examples, parse_csv};
-use handoff_core::classify::{IntentClassifier, TrainConfig};
+use handoff_core::classify::{holdout_split, IntentClassifier, TrainConfig};
 use handoff_core::records::*;
 use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
@@ -126,25 +126,6 @@ fn read_map(path: &Path) -> HashMap<String, String> {
     serde_json::from_str(&text).expect("intent_to_team.json")
 }
 
-/// Every fifth example of each label (in file order) is held out.
-/// Labelled examples, `(text, label)`.
-type Rows = Vec<(String, String)>;
-
-fn split(rows: &[(String, String)]) -> (Rows, Rows) {
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    let (mut train, mut test) = (Vec::new(), Vec::new());
-    for r in rows {
-        let n = seen.entry(r.1.as_str()).or_default();
-        *n += 1;
-        if n.is_multiple_of(5) {
-            test.push(r.clone());
-        } else {
-            train.push(r.clone());
-        }
-    }
-    (train, test)
-}
-
 struct Score {
     label: f64,
     team: f64,
@@ -207,7 +188,7 @@ fn accuracy_report(dir: &Path) {
     let banking = read_rows(&dir.join("banking77/train.csv"));
     let banking_team = read_map(&dir.join("banking77/intent_to_team.json"));
 
-    let (tr, te) = split(&bitext);
+    let (tr, te) = holdout_split(&bitext);
     let s = evaluate(&tr, &te, &|l| bitext_team.get(l).cloned(), &config);
     println!(
         "bitext    80/20  train {:>5} test {:>4}  intent acc {:.3}  team acc {:.3}  ({:.0} ms to train, {:.1} µs/prediction)",
@@ -217,7 +198,7 @@ fn accuracy_report(dir: &Path) {
         hash_bits: 18,
         ..config.clone()
     };
-    let (tr, te) = split(&banking);
+    let (tr, te) = holdout_split(&banking);
     let s = evaluate(&tr, &te, &|l| banking_team.get(l).cloned(), &big);
     println!(
         "banking77 80/20  train {:>5} test {:>4}  intent acc {:.3}  team acc {:.3}  ({:.0} ms to train, {:.1} µs/prediction)",

@@ -632,9 +632,52 @@ fn softmax(v: &mut [f32]) {
     }
 }
 
+/// Labelled examples, `(text, label)`.
+pub type Examples = Vec<(String, String)>;
+
+/// The deterministic evaluation split used for every accuracy figure (`handoff eval`, the
+/// builder bench): within each label, every fifth example in file order is held out; the rest
+/// trains. Returns `(train, held_out)`.
+pub fn holdout_split(rows: &[(String, String)]) -> (Examples, Examples) {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let (mut train, mut held_out) = (Vec::new(), Vec::new());
+    for r in rows {
+        let n = seen.entry(r.1.as_str()).or_default();
+        *n += 1;
+        if n.is_multiple_of(5) {
+            held_out.push(r.clone());
+        } else {
+            train.push(r.clone());
+        }
+    }
+    (train, held_out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holdout_takes_every_fifth_example_of_each_label() {
+        let rows: Vec<(String, String)> = (1..=10)
+            .flat_map(|i| {
+                [
+                    (format!("a{i}"), "a".to_string()),
+                    (format!("b{i}"), "b".to_string()),
+                ]
+            })
+            .chain([("c1".to_string(), "c".to_string())])
+            .collect();
+        let (train, held_out) = holdout_split(&rows);
+        let names: Vec<&str> = held_out.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(names, ["a5", "b5", "a10", "b10"]);
+        assert_eq!(
+            train.len(),
+            17,
+            "the rest trains, a label with one example included"
+        );
+        assert!(train.iter().all(|r| !names.contains(&r.0.as_str())));
+    }
 
     fn ex(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
