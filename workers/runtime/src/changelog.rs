@@ -4,17 +4,21 @@
 //! of exactly the conversations those inputs carry (co-partitioning: same key, same partitioner,
 //! same partition count). Restoring reads them from the beginning to the high watermark taken at
 //! the start, keeping the last record per key (a tombstone deletes). It is correct whether or
-//! not the broker has compacted the topic yet; compaction only makes it faster.
+//! not the broker has compacted the topic yet; compaction only makes it faster. A partition is
+//! done at its watermark or at the end of the log (partition EOF: compaction may have removed
+//! the record just below the watermark). A restore that stops getting records before that is a
+//! failure: the worker restarts and restores again, rather than run on part of the state.
 
 use crate::worker::{Runtime, Stage, WorkerError};
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
-/// How long a restore waits for the next record before it gives up on reaching the watermark.
+/// How long a restore waits for the next record (or end of partition) before it fails.
 const IDLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Restores the stage's state for `partitions` of `topic`; returns how many records were read.
@@ -34,6 +38,7 @@ pub async fn restore<S: Stage>(
     );
     config
         .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
         .set("fetch.wait.max.ms", "10");
     let reader: StreamConsumer = config
         .create()
@@ -62,12 +67,15 @@ pub async fn restore<S: Stage>(
     while !remaining.is_empty() {
         let msg = match tokio::time::timeout(IDLE_LIMIT, reader.recv()).await {
             Err(_) => {
-                warn!(
-                    topic,
-                    ?remaining,
-                    "restore stopped short of the watermark (no records for {IDLE_LIMIT:?})"
-                );
-                break;
+                warn!(topic, ?remaining, "restore stopped short of the watermark");
+                return Err(WorkerError::Startup(format!(
+                    "restoring {topic}: no records for {IDLE_LIMIT:?} before the watermark \
+                     (partition: watermark) {remaining:?}"
+                )));
+            }
+            Ok(Err(KafkaError::PartitionEOF(p))) => {
+                remaining.remove(&p);
+                continue;
             }
             Ok(m) => m?,
         };
