@@ -73,20 +73,25 @@ fn contact_rules(
         ));
     }
 
-    if r.threat.enabled {
-        if let Some(t) = sentiment::threat(text) {
-            out.push(fired(
-                &r.threat,
-                ReasonKind::Threat,
-                event,
-                1.0,
-                None,
-                format!("{}: {}", t.kind.as_str(), t.matched),
-            ));
-        }
+    // One tokenisation for the threat check and the score (the threat's weak guard reuses the
+    // score, which is the same value `threat` would compute on its own).
+    let (score, threat) = if r.threat.enabled {
+        let a = sentiment::analyze(text);
+        (a.score, a.threat)
+    } else {
+        (sentiment::score(text), None)
+    };
+    if let Some(t) = threat {
+        out.push(fired(
+            &r.threat,
+            ReasonKind::Threat,
+            event,
+            1.0,
+            None,
+            format!("{}: {}", t.kind.as_str(), t.matched),
+        ));
     }
 
-    let score = sentiment::score(text);
     state.push_sentiment(score);
     let s = &r.sentiment;
     if s.base.enabled {
@@ -160,8 +165,7 @@ fn contact_rules(
 
     let sr = &r.sales;
     if sr.base.enabled {
-        let sig = sales::analyze(text);
-        if sig.interest || sig.sensitive.is_some() {
+        if let Some(sig) = sales::analyze_sale(text) {
             // What the lead is worth, from this turn and the account.
             let value = state.contact.as_ref().and_then(|c| c.value);
             let mut why = Vec::new();
