@@ -13,6 +13,7 @@
 
 mod explicit;
 mod fraud;
+mod literals;
 mod rules;
 mod sales;
 pub mod scope;
