@@ -18,10 +18,12 @@ mod rules;
 mod sales;
 pub mod scope;
 pub mod sentiment;
+mod transcript;
 
 pub use explicit::is_explicit_request;
 pub use fraud::is_fraud_signal;
 pub use rules::Fired;
+pub use transcript::{Transcript, TurnRef};
 
 use crate::ids;
 use crate::policy::Policy;
@@ -86,7 +88,7 @@ pub struct ConversationState {
     // Boxed: most conversations have no entry block, and the state map holds many.
     pub contact: Option<Box<Contact>>,
     pub entry: Option<Box<Entry>>,
-    pub transcript: VecDeque<StateTurn>,
+    pub transcript: Transcript,
     pub citations: Vec<Citation>,
     pub sentiment: VecDeque<f64>,
     pub agent_intent: Option<String>,
@@ -100,31 +102,8 @@ pub struct ConversationState {
     pub last_activity_ms: i64,
 }
 
-/// One transcript line as the state keeps it: the fields of [`Turn`] (the same Avro record),
-/// with boxed strings (16 bytes instead of 24 each, no spare capacity).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateTurn {
-    pub event_id: Box<str>,
-    pub actor: Actor,
-    #[serde(default)]
-    pub text: Box<str>,
-    #[serde(with = "crate::time")]
-    pub occurred_at: Timestamp,
-}
-
-impl StateTurn {
-    pub fn to_turn(&self) -> Turn {
-        Turn {
-            event_id: self.event_id.to_string(),
-            actor: self.actor,
-            text: self.text.to_string(),
-            occurred_at: self.occurred_at,
-        }
-    }
-}
-
 /// `text` cut to at most `max` bytes at a character boundary, "…" marking the cut.
-fn clipped(text: &str, max: usize) -> Box<str> {
+fn clipped(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if text.len() <= max {
         return text.into();
     }
@@ -135,7 +114,7 @@ fn clipped(text: &str, max: usize) -> Box<str> {
     let mut s = String::with_capacity(end + '…'.len_utf8());
     s.push_str(text[..end].trim_end());
     s.push('…');
-    s.into_boxed_str()
+    s.into()
 }
 
 /// FNV-1a, 64 bits: stable across builds and platforms (the hashes live in the changelog).
@@ -221,28 +200,24 @@ impl ConversationState {
         if self.transcript.len() >= window {
             self.transcript.pop_front();
         }
-        self.transcript.push_back(StateTurn {
-            event_id: event.event_id.as_str().into(),
-            actor: event.actor,
-            text: clipped(&event.text, MAX_TURN_TEXT),
-            occurred_at: event.occurred_at,
-        });
+        self.transcript.push_back(
+            &event.event_id,
+            event.actor,
+            &clipped(&event.text, MAX_TURN_TEXT),
+            event.occurred_at,
+        );
         self.trim_to_budget();
     }
 
     /// Drops the oldest turns while the text is over [`TRANSCRIPT_TEXT_BUDGET`], keeping the
     /// newest turn and the opening contact turn (the first turn, when the contact wrote it).
     fn trim_to_budget(&mut self) {
-        let mut total: usize = self.transcript.iter().map(|t| t.text.len()).sum();
-        while total > TRANSCRIPT_TEXT_BUDGET && self.transcript.len() > 2 {
-            let victim = if self.transcript[0].actor == Actor::Contact {
-                1
-            } else {
-                0
-            };
-            if let Some(t) = self.transcript.remove(victim) {
-                total -= t.text.len();
-            }
+        while self.transcript.text_bytes() > TRANSCRIPT_TEXT_BUDGET && self.transcript.len() > 2 {
+            let opening_contact = self
+                .transcript
+                .get(0)
+                .is_some_and(|t| t.actor == Actor::Contact);
+            self.transcript.remove(usize::from(opening_contact));
         }
     }
 
@@ -511,7 +486,7 @@ fn signal_for(
         urgency,
         channel: state.channel.clone(),
         language: state.language.clone(),
-        transcript: state.transcript.iter().map(StateTurn::to_turn).collect(),
+        transcript: state.transcript.iter().map(|t| t.to_turn()).collect(),
         contact: state.contact.as_deref().cloned(),
         entry: state.entry.as_deref().cloned(),
         citations: state.citations.clone(),
