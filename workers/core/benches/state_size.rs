@@ -22,23 +22,10 @@ const LINES: &[&str] = &[
 fn heap(state: &ConversationState) -> usize {
     let s = |x: &String| x.capacity();
     let o = |x: &Option<String>| x.as_ref().map_or(0, String::capacity);
-    let v = |x: &Vec<String>| {
-        x.capacity() * std::mem::size_of::<String>() + x.iter().map(s).sum::<usize>()
-    };
     // the packed turns: their string and per-turn entries, by capacity
     let turns = state.transcript.heap_bytes();
-    let contact = state.contact.as_ref().map_or(0, |c| {
-        std::mem::size_of::<Contact>()
-            + o(&c.contact_id)
-            + o(&c.name)
-            + o(&c.email)
-            + o(&c.phone)
-            + o(&c.company)
-            + o(&c.role)
-            + o(&c.account_id)
-            + o(&c.plan)
-            + v(&c.tags)
-    });
+    // the packed contact: one exact-size buffer
+    let contact = state.contact.as_ref().map_or(0, |c| c.heap_bytes());
     let entry = state.entry.as_ref().map_or(0, |e| {
         std::mem::size_of::<Entry>()
             + o(&e.source_url)

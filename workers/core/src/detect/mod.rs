@@ -14,6 +14,7 @@
 mod explicit;
 mod fraud;
 mod literals;
+mod packed_contact;
 mod rules;
 mod sales;
 pub mod scope;
@@ -22,6 +23,7 @@ mod transcript;
 
 pub use explicit::is_explicit_request;
 pub use fraud::is_fraud_signal;
+pub use packed_contact::PackedContact;
 pub use rules::Fired;
 pub use transcript::{Transcript, TurnRef};
 
@@ -85,8 +87,9 @@ pub struct ConversationState {
     pub low_confidence_streak: u32,
     pub channel: String,
     pub language: Option<String>,
-    // Boxed: most conversations have no entry block, and the state map holds many.
-    pub contact: Option<Box<Contact>>,
+    // Packed (one exact-size buffer): the state map holds many. Boxed: most conversations
+    // have no entry block.
+    pub contact: Option<PackedContact>,
     pub entry: Option<Box<Entry>>,
     pub transcript: Transcript,
     pub citations: Vec<Citation>,
@@ -177,7 +180,7 @@ impl ConversationState {
             self.language.clone_from(&event.language);
         }
         if let Some(c) = &event.contact {
-            self.contact = Some(Box::new(c.clone()));
+            self.contact = Some(PackedContact::new(c));
         }
         if let Some(e) = &event.entry {
             self.entry = Some(Box::new(e.clone()));
@@ -319,9 +322,9 @@ fn decide(
     let urgency = most_urgent(fired.iter().map(|f| f.urgency));
     let mut reasons: Vec<Reason> = fired.into_iter().map(|f| f.reason).collect();
     let handoff_id = ids::handoff_id(&state.conversation_id, trigger_id);
-    let plan = state.contact.as_ref().and_then(|c| c.plan.clone());
+    let plan = state.contact.as_ref().and_then(|c| c.plan());
 
-    if flag_only || policy.handoff_disabled_for(plan.as_deref()) {
+    if flag_only || policy.handoff_disabled_for(plan) {
         if !flag_only {
             reasons.push(Reason {
                 kind: ReasonKind::HandoffDisabledByPlan,
@@ -487,7 +490,7 @@ fn signal_for(
         channel: state.channel.clone(),
         language: state.language.clone(),
         transcript: state.transcript.iter().map(|t| t.to_turn()).collect(),
-        contact: state.contact.as_deref().cloned(),
+        contact: state.contact.as_ref().map(PackedContact::to_contact),
         entry: state.entry.as_deref().cloned(),
         citations: state.citations.clone(),
         sentiment: state.sentiment.iter().copied().collect(),

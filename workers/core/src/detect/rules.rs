@@ -1,7 +1,9 @@
 //! The stop conditions, each a rule with an id from the policy. `evaluate` runs every enabled
 //! rule on one event and returns what fired, in a fixed order, with its evidence.
 
-use super::{fraud, is_explicit_request, sales, scope, sentiment, ConversationState};
+use super::{
+    fraud, is_explicit_request, sales, scope, sentiment, ConversationState, PackedContact,
+};
 use crate::policy::{Policy, RuleBase};
 use crate::records::*;
 
@@ -167,7 +169,7 @@ fn contact_rules(
     if sr.base.enabled {
         if let Some(sig) = sales::analyze_sale(text) {
             // What the lead is worth, from this turn and the account.
-            let value = state.contact.as_ref().and_then(|c| c.value);
+            let value = state.contact.as_ref().and_then(PackedContact::value);
             let mut why = Vec::new();
             if let Some(n) = sig.seats.filter(|n| *n >= sr.min_seats) {
                 why.push(format!("{n} seats"));
