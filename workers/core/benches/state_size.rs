@@ -40,7 +40,7 @@ fn heap(state: &ConversationState) -> usize {
             .iter()
             .map(|c| s(&c.source_id) + s(&c.title) + o(&c.url) + o(&c.snippet))
             .sum::<usize>();
-    let seen = state.seen_hashes.capacity() * 8;
+    // seen_hashes and sentiment are inline rings: in size_of::<ConversationState>()
     let reasons: usize = state.open_reasons.capacity() * std::mem::size_of::<Reason>()
         + state
             .open_reasons
@@ -65,10 +65,8 @@ fn heap(state: &ConversationState) -> usize {
         + contact
         + entry
         + citations
-        + seen
         + reasons
         + cooldown
-        + state.sentiment.capacity() * 8
         // the map entry that holds it (key + bucket)
         + std::mem::size_of::<String>() * 2
         + state.conversation_id.len()

@@ -15,6 +15,7 @@ mod explicit;
 mod fraud;
 mod literals;
 mod packed_contact;
+pub mod ring;
 mod rules;
 mod sales;
 pub mod scope;
@@ -24,6 +25,7 @@ mod transcript;
 pub use explicit::is_explicit_request;
 pub use fraud::is_fraud_signal;
 pub use packed_contact::PackedContact;
+pub use ring::Ring;
 pub use rules::Fired;
 pub use transcript::{Transcript, TurnRef};
 
@@ -33,7 +35,6 @@ use crate::records::*;
 use crate::time::Timestamp;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 
 /// How many processed event and command ids a conversation remembers to drop redeliveries.
 const SEEN_IDS: usize = 16;
@@ -93,14 +94,18 @@ pub struct ConversationState {
     pub entry: Option<Box<Entry>>,
     pub transcript: Transcript,
     pub citations: Vec<Citation>,
-    pub sentiment: VecDeque<f64>,
+    /// The last contact-turn sentiment scores, oldest first (inline; `f32` is ample for a
+    /// score in [-1, 1], and they travel as Avro doubles).
+    #[serde(with = "ring::f32_as_f64")]
+    pub sentiment: Ring<f32, SENTIMENT_HISTORY>,
     pub agent_intent: Option<String>,
     pub agent_sub_intent: Option<String>,
     pub agent_intent_confidence: Option<f64>,
     /// 64-bit hashes (FNV-1a) of recently processed event and command ids, newest last: 8
     /// bytes each instead of the id, and a collision among 16 ids is a 1-in-10^17 event.
+    /// Inline: the ring is full after 16 events, and a heap buffer would only add a header.
     #[serde(default)]
-    pub seen_hashes: VecDeque<i64>,
+    pub seen_hashes: Ring<i64, SEEN_IDS>,
     /// Last activity (wall clock of processing), epoch milliseconds.
     pub last_activity_ms: i64,
 }
@@ -155,18 +160,12 @@ impl ConversationState {
         if self.seen_hashes.contains(&h) {
             return false;
         }
-        if self.seen_hashes.len() >= SEEN_IDS {
-            self.seen_hashes.pop_front();
-        }
-        self.seen_hashes.push_back(h);
+        self.seen_hashes.push(h);
         true
     }
 
     fn push_sentiment(&mut self, score: f64) {
-        if self.sentiment.len() == SENTIMENT_HISTORY {
-            self.sentiment.pop_front();
-        }
-        self.sentiment.push_back(score);
+        self.sentiment.push(score as f32);
     }
 
     fn absorb(&mut self, event: &ConversationEvent, window: usize) {
@@ -493,7 +492,7 @@ fn signal_for(
         contact: state.contact.as_ref().map(PackedContact::to_contact),
         entry: state.entry.as_deref().cloned(),
         citations: state.citations.clone(),
-        sentiment: state.sentiment.iter().copied().collect(),
+        sentiment: state.sentiment.iter().map(f64::from).collect(),
         agent_intent: state.agent_intent.clone(),
         agent_sub_intent: state.agent_sub_intent.clone(),
         agent_intent_confidence: state.agent_intent_confidence,

@@ -107,7 +107,7 @@ fn contact_rules(
                 text.to_string(),
             ));
         } else {
-            let scores: Vec<f64> = state.sentiment.iter().copied().collect();
+            let scores: Vec<f64> = state.sentiment.iter().map(f64::from).collect();
             if sentiment::trajectory_fires(&scores, s.trajectory_window, s.trajectory_threshold) {
                 let window = &scores[scores.len().saturating_sub(s.trajectory_window)..];
                 let mean = window.iter().sum::<f64>() / window.len() as f64;
