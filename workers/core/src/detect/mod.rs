@@ -40,10 +40,11 @@ use serde::{Deserialize, Serialize};
 const SEEN_IDS: usize = 16;
 /// Bytes of turn text the state keeps (and so a signal's transcript carries) at most: beyond
 /// it the oldest turns go, except the opening contact turn, which states the problem. With
-/// ordinary chat turns (60-80 bytes) that is 12-15 turns; the policy's `transcript_window`
-/// still caps the count. It bounds the state per open conversation (≤ 2 KB; the state is
-/// also the changelog record written after every event).
-pub const TRANSCRIPT_TEXT_BUDGET: usize = 1024;
+/// ordinary chat turns (60-80 bytes) that is 10-13 turns; the policy's `transcript_window`
+/// still caps the count. It bounds the state per open conversation (≤ 2 KB in memory at 20
+/// turns, per `cargo bench --bench state_size`; the state is also the changelog record
+/// written after every event). 832 is the largest 64-byte step under 1 KB that meets it.
+pub const TRANSCRIPT_TEXT_BUDGET: usize = 832;
 /// Bytes of one turn's text kept in the state; longer texts are cut at a character boundary
 /// and end with "…" (the full text is in the event, on `conversation.events`).
 pub const MAX_TURN_TEXT: usize = 320;
