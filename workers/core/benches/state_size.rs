@@ -5,7 +5,7 @@
 use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::Schema;
 use chrono::{Duration, TimeZone, Utc};
-use handoff_core::detect::{on_event, ConversationState, StateTurn};
+use handoff_core::detect::{on_event, ConversationState};
 use handoff_core::records::*;
 use handoff_core::Policy;
 
@@ -18,41 +18,58 @@ const LINES: &[&str] = &[
     "I have asked the warehouse; they confirm it left on 18 November.",
 ];
 
+/// Heap bytes of the state, by capacity, plus its map entry: every field that can own memory.
 fn heap(state: &ConversationState) -> usize {
     let s = |x: &String| x.capacity();
     let o = |x: &Option<String>| x.as_ref().map_or(0, String::capacity);
-    let turns: usize = state
-        .transcript
-        .iter()
-        .map(|t| std::mem::size_of::<StateTurn>() + t.event_id.len() + t.text.len())
-        .sum();
-    let contact = state.contact.as_ref().map_or(0, |c| {
-        std::mem::size_of::<Contact>()
-            + o(&c.contact_id)
-            + o(&c.name)
-            + o(&c.email)
-            + o(&c.phone)
-            + o(&c.company)
-            + o(&c.account_id)
-            + o(&c.plan)
+    // the packed turns: their string and per-turn entries, by capacity
+    let turns = state.transcript.heap_bytes();
+    // the packed contact: one exact-size buffer
+    let contact = state.contact.as_ref().map_or(0, |c| c.heap_bytes());
+    let entry = state.entry.as_ref().map_or(0, |e| {
+        std::mem::size_of::<Entry>()
+            + o(&e.source_url)
+            + o(&e.campaign)
+            + o(&e.referrer)
+            // a BTreeMap node per few entries: count the strings and their headers
+            + e.form_fields.iter().map(|(k, v)| 48 + s(k) + s(v)).sum::<usize>()
     });
-    let seen = state.seen_hashes.capacity() * 8;
-    let reasons: usize = state
-        .open_reasons
-        .iter()
-        .map(|r| {
-            std::mem::size_of::<Reason>()
-                + s(&r.rule_id)
-                + s(&r.evidence_event_id)
-                + s(&r.evidence_text)
-        })
-        .sum();
-    std::mem::size_of::<ConversationState>() + s(&state.conversation_id) + s(&state.tenant_id) + s(&state.channel) + turns + contact + seen + reasons
-        + state.sentiment.capacity() * 8
-        // the transcript ring's spare slots
-        + (state.transcript.capacity() - state.transcript.len()) * std::mem::size_of::<StateTurn>()
+    let citations = state.citations.capacity() * std::mem::size_of::<Citation>()
+        + state
+            .citations
+            .iter()
+            .map(|c| s(&c.source_id) + s(&c.title) + o(&c.url) + o(&c.snippet))
+            .sum::<usize>();
+    // seen_hashes and sentiment are inline rings: in size_of::<ConversationState>()
+    let reasons: usize = state.open_reasons.capacity() * std::mem::size_of::<Reason>()
+        + state
+            .open_reasons
+            .iter()
+            .map(|r| s(&r.rule_id) + s(&r.evidence_event_id) + s(&r.evidence_text))
+            .sum::<usize>();
+    let cooldown = state.cooldown.as_ref().map_or(0, |c| {
+        c.kinds.capacity() * std::mem::size_of::<ReasonKind>()
+    });
+    let names = s(&state.conversation_id)
+        + s(&state.tenant_id)
+        + s(&state.channel)
+        + o(&state.handoff_id)
+        + o(&state.trigger_id)
+        + o(&state.claimed_by)
+        + o(&state.language)
+        + o(&state.agent_intent)
+        + o(&state.agent_sub_intent);
+    std::mem::size_of::<ConversationState>()
+        + names
+        + turns
+        + contact
+        + entry
+        + citations
+        + reasons
+        + cooldown
         // the map entry that holds it (key + bucket)
-        + std::mem::size_of::<String>() * 2 + state.conversation_id.len()
+        + std::mem::size_of::<String>() * 2
+        + state.conversation_id.len()
 }
 
 fn main() {

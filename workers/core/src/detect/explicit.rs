@@ -51,6 +51,17 @@ pub fn is_explicit_request(text: &str) -> bool {
 /// The pattern family that makes `text` an explicit request, or `None`.
 pub fn explain(text: &str) -> Option<&'static str> {
     let norm = normalize(text);
+    // Most turns contain none of the words a request needs: skip the patterns then.
+    if REQUEST_PREFILTER
+        .as_ref()
+        .is_some_and(|words| !words.is_match(&norm))
+    {
+        return None;
+    }
+    explain_normalized(norm)
+}
+
+fn explain_normalized(norm: String) -> Option<&'static str> {
     let norm = THIRD_PARTY.replace_all(&norm, " xparty ");
     let norm = RELATIVE_COMMA.replace_all(&norm, " $rel");
     for clause in CLAUSE.split(&norm) {
@@ -528,6 +539,68 @@ static FAMILIES: LazyLock<Vec<(&'static str, bool)>> =
 
 static REQUEST: LazyLock<RegexSet> =
     LazyLock::new(|| set(REQUEST_PATTERNS.iter().map(|(_, _, p)| expand(p))));
+
+/// Literals one of which every match of a [`REQUEST`] pattern contains (derived from the
+/// patterns), found by one scan of the normalised turn: most turns have none, and skip the
+/// patterns. Sound on the normalised text, not only on the clauses the patterns run on: the
+/// rewrites before the split insert only " xparty " ([`THIRD_PARTY`]) and a space before a
+/// relative word ([`RELATIVE_COMMA`]); [`prefilter_literal_ok`] keeps every literal from
+/// overlapping either, so each literal found in a clause is in the normalised text. `None` (no
+/// prefilter) if that cannot be had.
+static REQUEST_PREFILTER: LazyLock<Option<aho_corasick::AhoCorasick>> = LazyLock::new(|| {
+    let literals = super::literals::required_any(
+        REQUEST_PATTERNS.iter().map(|(_, _, p)| expand(p)),
+        regex_syntax::ParserBuilder::new().unicode(false),
+        &prefilter_literal_ok,
+    )?;
+    if !literals.iter().all(|l| prefilter_literal_ok(l.as_bytes())) {
+        return None;
+    }
+    aho_corasick::AhoCorasick::new(&literals).ok()
+});
+
+/// The relative words [`RELATIVE_COMMA`] keeps after the space it puts for the comma.
+const RELATIVE_WORDS: &[&str] = &[
+    "mit dem",
+    "mit der",
+    "mit denen",
+    "zu dem",
+    "zu der",
+    "zu denen",
+    "bei dem",
+    "bei der",
+    "bei denen",
+    "der",
+    "die",
+    "dem",
+    "den",
+    "who",
+    "whom",
+    "con quien",
+    "con el que",
+    "con la que",
+];
+
+/// Whether an occurrence of `literal` in the rewritten turn can never overlap text the rewrites
+/// inserted (" xparty ", or the space before a relative word), so that it is in the normalised
+/// turn too.
+fn prefilter_literal_ok(literal: &[u8]) -> bool {
+    const INSERTED: &[u8] = b" xparty ";
+    let overlaps = |l: &[u8], ins: &[u8]| {
+        let n = l.len().min(ins.len());
+        (1..=n).any(|k| l[..k] == ins[ins.len() - k..] || l[l.len() - k..] == ins[..k])
+            || l.windows(ins.len()).any(|w| w == ins)
+            || ins.windows(l.len()).any(|w| w == l)
+    };
+    !overlaps(literal, INSERTED)
+        && literal.iter().enumerate().all(|(i, &b)| {
+            b != b' '
+                || RELATIVE_WORDS.iter().all(|r| {
+                    let (tail, r) = (&literal[i + 1..], r.as_bytes());
+                    !(tail.starts_with(r) || r.starts_with(tail))
+                })
+        })
+}
 
 /// Clause boundaries: sentence punctuation, commas, dashes and contrastive conjunctions.
 static CLAUSE: LazyLock<Regex> =
@@ -1261,6 +1334,45 @@ mod tests {
         assert_eq!(normalize("Pásame"), "pasame");
         assert_eq!(normalize("möchte"), "moechte");
     }
+
+    #[test]
+    fn request_prefilter_is_built() {
+        let literals = super::super::literals::required_any(
+            super::REQUEST_PATTERNS
+                .iter()
+                .map(|(_, _, p)| super::expand(p)),
+            regex_syntax::ParserBuilder::new().unicode(false),
+            &super::prefilter_literal_ok,
+        )
+        .expect("every request pattern has required literals");
+        assert!(literals
+            .iter()
+            .all(|l| super::prefilter_literal_ok(l.as_bytes())));
+        assert!(super::REQUEST_PREFILTER.is_some());
+    }
+
+    proptest::proptest! {
+        // The prefilter never changes an answer: turns built from the patterns' vocabulary,
+        // third-party phrases, relative clauses and filler agree with the unfiltered path.
+        #[test]
+        fn prefilter_agrees_with_the_patterns(words in proptest::collection::vec(0usize..WORDS.len(), 1..10)) {
+            let text: String = words.iter().map(|&i| WORDS[i]).collect::<Vec<_>>().join(" ");
+            proptest::prop_assert_eq!(explain(&text), super::explain_normalized(normalize(&text)), "{}", text);
+        }
+    }
+
+    #[rustfmt::skip]
+    const WORDS: &[&str] = &[
+        "can", "i", "talk", "speak", "to", "with", "a", "an", "the", "real", "live", "human",
+        "person", "agent", "someone", "some", "one", "any", "body", "my", "manager", "boss",
+        "get", "me", "transfer", "connect", "put", "through", "please", "is", "there", "who",
+        ",", ", who", ", der", ", mit dem", "mit", "einem", "menschen", "sprechen", "quiero",
+        "hablar", "con", "una", "persona", "travel", "real estate", "human resources", "escalate",
+        "this", "not", "don't", "need", "want", "are", "you", "bot", "?", ".", "customer",
+        "service", "support", "team", "number", "xparty", "party", "x", "delivery", "order",
+        "help", "from", "call", "me back", "jemanden", "verbinden", "sie", "mich", "pls", "now",
+        "rep", "operator", "supervisor", "staff", "people", "have", "word", "somebody", "anyone",
+    ];
 
     #[test]
     fn explain_names_the_family() {

@@ -13,14 +13,21 @@
 
 mod explicit;
 mod fraud;
+mod literals;
+mod packed_contact;
+pub mod ring;
 mod rules;
 mod sales;
 pub mod scope;
 pub mod sentiment;
+mod transcript;
 
 pub use explicit::is_explicit_request;
 pub use fraud::is_fraud_signal;
+pub use packed_contact::PackedContact;
+pub use ring::Ring;
 pub use rules::Fired;
+pub use transcript::{Transcript, TurnRef};
 
 use crate::ids;
 use crate::policy::Policy;
@@ -28,16 +35,16 @@ use crate::records::*;
 use crate::time::Timestamp;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 
 /// How many processed event and command ids a conversation remembers to drop redeliveries.
 const SEEN_IDS: usize = 16;
 /// Bytes of turn text the state keeps (and so a signal's transcript carries) at most: beyond
 /// it the oldest turns go, except the opening contact turn, which states the problem. With
-/// ordinary chat turns (60-80 bytes) that is 12-15 turns; the policy's `transcript_window`
-/// still caps the count. It bounds the state per open conversation (≤ 2 KB; the state is
-/// also the changelog record written after every event).
-pub const TRANSCRIPT_TEXT_BUDGET: usize = 1024;
+/// ordinary chat turns (60-80 bytes) that is 10-13 turns; the policy's `transcript_window`
+/// still caps the count. It bounds the state per open conversation (≤ 2 KB in memory at 20
+/// turns, per `cargo bench --bench state_size`; the state is also the changelog record
+/// written after every event). 832 is the largest 64-byte step under 1 KB that meets it.
+pub const TRANSCRIPT_TEXT_BUDGET: usize = 832;
 /// Bytes of one turn's text kept in the state; longer texts are cut at a character boundary
 /// and end with "…" (the full text is in the event, on `conversation.events`).
 pub const MAX_TURN_TEXT: usize = 320;
@@ -82,48 +89,30 @@ pub struct ConversationState {
     pub low_confidence_streak: u32,
     pub channel: String,
     pub language: Option<String>,
-    // Boxed: most conversations have no entry block, and the state map holds many.
-    pub contact: Option<Box<Contact>>,
+    // Packed (one exact-size buffer): the state map holds many. Boxed: most conversations
+    // have no entry block.
+    pub contact: Option<PackedContact>,
     pub entry: Option<Box<Entry>>,
-    pub transcript: VecDeque<StateTurn>,
+    pub transcript: Transcript,
     pub citations: Vec<Citation>,
-    pub sentiment: VecDeque<f64>,
+    /// The last contact-turn sentiment scores, oldest first (inline; `f32` is ample for a
+    /// score in [-1, 1], and they travel as Avro doubles).
+    #[serde(with = "ring::f32_as_f64")]
+    pub sentiment: Ring<f32, SENTIMENT_HISTORY>,
     pub agent_intent: Option<String>,
     pub agent_sub_intent: Option<String>,
     pub agent_intent_confidence: Option<f64>,
     /// 64-bit hashes (FNV-1a) of recently processed event and command ids, newest last: 8
     /// bytes each instead of the id, and a collision among 16 ids is a 1-in-10^17 event.
+    /// Inline: the ring is full after 16 events, and a heap buffer would only add a header.
     #[serde(default)]
-    pub seen_hashes: VecDeque<i64>,
+    pub seen_hashes: Ring<i64, SEEN_IDS>,
     /// Last activity (wall clock of processing), epoch milliseconds.
     pub last_activity_ms: i64,
 }
 
-/// One transcript line as the state keeps it: the fields of [`Turn`] (the same Avro record),
-/// with boxed strings (16 bytes instead of 24 each, no spare capacity).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateTurn {
-    pub event_id: Box<str>,
-    pub actor: Actor,
-    #[serde(default)]
-    pub text: Box<str>,
-    #[serde(with = "crate::time")]
-    pub occurred_at: Timestamp,
-}
-
-impl StateTurn {
-    pub fn to_turn(&self) -> Turn {
-        Turn {
-            event_id: self.event_id.to_string(),
-            actor: self.actor,
-            text: self.text.to_string(),
-            occurred_at: self.occurred_at,
-        }
-    }
-}
-
 /// `text` cut to at most `max` bytes at a character boundary, "…" marking the cut.
-fn clipped(text: &str, max: usize) -> Box<str> {
+fn clipped(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if text.len() <= max {
         return text.into();
     }
@@ -134,7 +123,7 @@ fn clipped(text: &str, max: usize) -> Box<str> {
     let mut s = String::with_capacity(end + '…'.len_utf8());
     s.push_str(text[..end].trim_end());
     s.push('…');
-    s.into_boxed_str()
+    s.into()
 }
 
 /// FNV-1a, 64 bits: stable across builds and platforms (the hashes live in the changelog).
@@ -172,18 +161,12 @@ impl ConversationState {
         if self.seen_hashes.contains(&h) {
             return false;
         }
-        if self.seen_hashes.len() >= SEEN_IDS {
-            self.seen_hashes.pop_front();
-        }
-        self.seen_hashes.push_back(h);
+        self.seen_hashes.push(h);
         true
     }
 
     fn push_sentiment(&mut self, score: f64) {
-        if self.sentiment.len() == SENTIMENT_HISTORY {
-            self.sentiment.pop_front();
-        }
-        self.sentiment.push_back(score);
+        self.sentiment.push(score as f32);
     }
 
     fn absorb(&mut self, event: &ConversationEvent, window: usize) {
@@ -197,7 +180,7 @@ impl ConversationState {
             self.language.clone_from(&event.language);
         }
         if let Some(c) = &event.contact {
-            self.contact = Some(Box::new(c.clone()));
+            self.contact = Some(PackedContact::new(c));
         }
         if let Some(e) = &event.entry {
             self.entry = Some(Box::new(e.clone()));
@@ -220,28 +203,24 @@ impl ConversationState {
         if self.transcript.len() >= window {
             self.transcript.pop_front();
         }
-        self.transcript.push_back(StateTurn {
-            event_id: event.event_id.as_str().into(),
-            actor: event.actor,
-            text: clipped(&event.text, MAX_TURN_TEXT),
-            occurred_at: event.occurred_at,
-        });
+        self.transcript.push_back(
+            &event.event_id,
+            event.actor,
+            &clipped(&event.text, MAX_TURN_TEXT),
+            event.occurred_at,
+        );
         self.trim_to_budget();
     }
 
     /// Drops the oldest turns while the text is over [`TRANSCRIPT_TEXT_BUDGET`], keeping the
     /// newest turn and the opening contact turn (the first turn, when the contact wrote it).
     fn trim_to_budget(&mut self) {
-        let mut total: usize = self.transcript.iter().map(|t| t.text.len()).sum();
-        while total > TRANSCRIPT_TEXT_BUDGET && self.transcript.len() > 2 {
-            let victim = if self.transcript[0].actor == Actor::Contact {
-                1
-            } else {
-                0
-            };
-            if let Some(t) = self.transcript.remove(victim) {
-                total -= t.text.len();
-            }
+        while self.transcript.text_bytes() > TRANSCRIPT_TEXT_BUDGET && self.transcript.len() > 2 {
+            let opening_contact = self
+                .transcript
+                .get(0)
+                .is_some_and(|t| t.actor == Actor::Contact);
+            self.transcript.remove(usize::from(opening_contact));
         }
     }
 
@@ -343,9 +322,9 @@ fn decide(
     let urgency = most_urgent(fired.iter().map(|f| f.urgency));
     let mut reasons: Vec<Reason> = fired.into_iter().map(|f| f.reason).collect();
     let handoff_id = ids::handoff_id(&state.conversation_id, trigger_id);
-    let plan = state.contact.as_ref().and_then(|c| c.plan.clone());
+    let plan = state.contact.as_ref().and_then(|c| c.plan());
 
-    if flag_only || policy.handoff_disabled_for(plan.as_deref()) {
+    if flag_only || policy.handoff_disabled_for(plan) {
         if !flag_only {
             reasons.push(Reason {
                 kind: ReasonKind::HandoffDisabledByPlan,
@@ -510,11 +489,11 @@ fn signal_for(
         urgency,
         channel: state.channel.clone(),
         language: state.language.clone(),
-        transcript: state.transcript.iter().map(StateTurn::to_turn).collect(),
-        contact: state.contact.as_deref().cloned(),
+        transcript: state.transcript.iter().map(|t| t.to_turn()).collect(),
+        contact: state.contact.as_ref().map(PackedContact::to_contact),
         entry: state.entry.as_deref().cloned(),
         citations: state.citations.clone(),
-        sentiment: state.sentiment.iter().copied().collect(),
+        sentiment: state.sentiment.iter().map(f64::from).collect(),
         agent_intent: state.agent_intent.clone(),
         agent_sub_intent: state.agent_sub_intent.clone(),
         agent_intent_confidence: state.agent_intent_confidence,

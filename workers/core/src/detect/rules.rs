@@ -1,7 +1,9 @@
 //! The stop conditions, each a rule with an id from the policy. `evaluate` runs every enabled
 //! rule on one event and returns what fired, in a fixed order, with its evidence.
 
-use super::{fraud, is_explicit_request, sales, scope, sentiment, ConversationState};
+use super::{
+    fraud, is_explicit_request, sales, scope, sentiment, ConversationState, PackedContact,
+};
 use crate::policy::{Policy, RuleBase};
 use crate::records::*;
 
@@ -73,20 +75,25 @@ fn contact_rules(
         ));
     }
 
-    if r.threat.enabled {
-        if let Some(t) = sentiment::threat(text) {
-            out.push(fired(
-                &r.threat,
-                ReasonKind::Threat,
-                event,
-                1.0,
-                None,
-                format!("{}: {}", t.kind.as_str(), t.matched),
-            ));
-        }
+    // One tokenisation for the threat check and the score (the threat's weak guard reuses the
+    // score, which is the same value `threat` would compute on its own).
+    let (score, threat) = if r.threat.enabled {
+        let a = sentiment::analyze(text);
+        (a.score, a.threat)
+    } else {
+        (sentiment::score(text), None)
+    };
+    if let Some(t) = threat {
+        out.push(fired(
+            &r.threat,
+            ReasonKind::Threat,
+            event,
+            1.0,
+            None,
+            format!("{}: {}", t.kind.as_str(), t.matched),
+        ));
     }
 
-    let score = sentiment::score(text);
     state.push_sentiment(score);
     let s = &r.sentiment;
     if s.base.enabled {
@@ -100,7 +107,7 @@ fn contact_rules(
                 text.to_string(),
             ));
         } else {
-            let scores: Vec<f64> = state.sentiment.iter().copied().collect();
+            let scores: Vec<f64> = state.sentiment.iter().map(f64::from).collect();
             if sentiment::trajectory_fires(&scores, s.trajectory_window, s.trajectory_threshold) {
                 let window = &scores[scores.len().saturating_sub(s.trajectory_window)..];
                 let mean = window.iter().sum::<f64>() / window.len() as f64;
@@ -160,10 +167,9 @@ fn contact_rules(
 
     let sr = &r.sales;
     if sr.base.enabled {
-        let sig = sales::analyze(text);
-        if sig.interest || sig.sensitive.is_some() {
+        if let Some(sig) = sales::analyze_sale(text) {
             // What the lead is worth, from this turn and the account.
-            let value = state.contact.as_ref().and_then(|c| c.value);
+            let value = state.contact.as_ref().and_then(PackedContact::value);
             let mut why = Vec::new();
             if let Some(n) = sig.seats.filter(|n| *n >= sr.min_seats) {
                 why.push(format!("{n} seats"));

@@ -55,7 +55,25 @@ fn number(s: &str) -> Option<f64> {
     }
 }
 
+/// [`analyze`] when the turn shows interest or sensitive paperwork, else `None` without
+/// reading seats, budget, negotiation or urgency (what the detector needs per turn).
+pub fn analyze_sale(text: &str) -> Option<SalesSignal> {
+    let interest = INTEREST.is_match(text);
+    let sensitive = SENSITIVE.find(text).map(|m| m.as_str().to_string());
+    (interest || sensitive.is_some()).then(|| details(text, interest, sensitive))
+}
+
+/// Every signal of the turn, whether or not it shows interest.
+#[cfg(test)]
 pub fn analyze(text: &str) -> SalesSignal {
+    details(
+        text,
+        INTEREST.is_match(text),
+        SENSITIVE.find(text).map(|m| m.as_str().to_string()),
+    )
+}
+
+fn details(text: &str, interest: bool, sensitive: Option<String>) -> SalesSignal {
     let seats = SEATS
         .captures_iter(text)
         .filter_map(|c| number(&c[1]))
@@ -80,8 +98,8 @@ pub fn analyze(text: &str) -> SalesSignal {
             Some(acc.map_or(v, |a| a.max(v)))
         });
     SalesSignal {
-        interest: INTEREST.is_match(text),
-        sensitive: SENSITIVE.find(text).map(|m| m.as_str().to_string()),
+        interest,
+        sensitive,
         negotiation: NEGOTIATION.is_match(text),
         seats,
         budget,
