@@ -217,7 +217,7 @@ impl StateView {
             transcript: s
                 .transcript
                 .iter()
-                .map(|t| t.event_id.to_string())
+                .map(|t| t.event_id().to_string())
                 .collect(),
         }
     }
