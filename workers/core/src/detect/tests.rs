@@ -781,3 +781,25 @@ fn idle_conversations_are_evictable_unless_a_human_owns_them() {
     let (s, _) = run_contact(&["can I talk to a person?"]);
     assert!(!s.evictable(T0 + day + day, &p), "awaiting a human");
 }
+
+/// A long conversation keeps at most `TRANSCRIPT_TEXT_BUDGET` bytes of turn text: the oldest
+/// turns go first, but the opening contact turn (what the customer came for) and the newest
+/// turn always stay, and the ids still point at their events.
+#[test]
+fn the_transcript_keeps_its_text_budget_the_opening_turn_and_the_newest() {
+    let p = policy();
+    let mut s = ConversationState::new("c1");
+    let line = "I am still waiting on the parcel, the tracking page shows nothing new";
+    for i in 0..30u32 {
+        on_event(&mut s, &contact_says(&format!("e{i}"), i, line), &p);
+    }
+    let ids: Vec<String> = s.transcript.iter().map(|t| t.event_id()).collect();
+    assert!(s.transcript.text_bytes() <= TRANSCRIPT_TEXT_BUDGET, "{ids:?}");
+    assert_eq!(ids.first().map(String::as_str), Some("e0"), "the opening turn stays");
+    assert_eq!(ids.last().map(String::as_str), Some("e29"), "the newest turn stays");
+    assert!(
+        ids.len() >= TRANSCRIPT_TEXT_BUDGET / (line.len() + 1),
+        "as many turns as the budget holds: {ids:?}"
+    );
+    assert!(!ids.contains(&"e1".to_string()), "the oldest after the opening go first");
+}
