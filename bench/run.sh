@@ -11,9 +11,9 @@
 # bench/results/<date>-<host>.md (+ .jsonl with the raw run summaries).
 #
 # The Kafka runs use a private tansu (same version and sqlite engine as infra/tansu.sh, on
-# BENCH_KAFKA_PORT, data under target/bench/broker, deleted afterwards), so every figure is
-# taken on the same idle broker and not on the shared one that tests and `make run` leave
-# topics and consumer groups on. BENCH_BROKERS=host:port uses that broker instead (e.g. a real
+# BENCH_KAFKA_PORT, data under target/bench/broker), started empty for each run and deleted
+# afterwards, so every path is measured on the same idle, empty broker and not on the shared one
+# that tests and `make run` leave topics and consumer groups on. BENCH_BROKERS=host:port uses that broker instead (e.g. a real
 # cluster); the registry and Postgres are the ones in infra/env.sh.
 #
 # Knobs: BENCH_CONVERSATIONS (default 600: a few minutes in all, most of it the baselines),
@@ -94,13 +94,18 @@ if [[ -n ${BENCH_BROKERS:-} ]]; then
   export BENCH_BROKER_DESC="$BENCH_BROKERS (BENCH_BROKERS)"
   say "using the broker at $BENCH_BROKERS"
 else
-  # A fresh private broker: stop one a killed run may have left, then start on empty storage.
-  broker stop >/dev/null 2>&1 || true
-  rm -rf "$BROKER_RUN_DIR"
-  broker start
   export HANDOFF_KAFKA__BROKERS=127.0.0.1:${BENCH_KAFKA_PORT:-19192}
   trap 'cleanup; broker stop >/dev/null 2>&1 || true; rm -rf "$BROKER_RUN_DIR"' EXIT
 fi
+# Every run starts on an empty private broker: tansu's sqlite store slows down as it grows, so
+# a run on a broker the previous runs filled would pay for them. (Stops one a killed bench may
+# have left, too.)
+fresh_broker() {
+  [[ -n ${BENCH_BROKERS:-} ]] && return 0
+  broker stop >/dev/null 2>&1 || true
+  rm -rf "$BROKER_RUN_DIR"
+  broker start >/dev/null
+}
 
 say "building release binaries"
 cargo build --release -q -p handoff-detector -p handoff-builder -p handoff-router -p handoff-auditor -p handoff-cli
@@ -118,6 +123,7 @@ fi
 # Runs one pipeline load: workers on a fresh prefix, `handoff load`, workers stopped.
 pipeline_run() { # label rate
   local label=$1 rate=$2 prefix="$RUN-$1." w
+  fresh_broker
   export HANDOFF_KAFKA__TOPIC_PREFIX=$prefix HANDOFF_KAFKA__GROUP_PREFIX=$prefix
   for w in detector builder router auditor; do
     HANDOFF_DATABASE__URL=$AUDIT_URL HANDOFF_TELEMETRY__FILTER=warn "$BIN/$w" >"$WORK/logs/$label-$w.log" 2>&1 &
@@ -130,6 +136,7 @@ pipeline_run() { # label rate
 # Runs one passthrough load through `hops` relays; `relay` is "rust" or "python".
 passthrough_run() { # label rate hops relay conversations
   local label=$1 rate=$2 hops=$3 kind=$4 conv=$5 prefix="$RUN-$1." i from to
+  fresh_broker
   export HANDOFF_KAFKA__TOPIC_PREFIX=$prefix HANDOFF_KAFKA__GROUP_PREFIX=$prefix
   for ((i = 0; i < hops; i++)); do
     from="${prefix}bench.pt.$i" to="${prefix}bench.pt.$((i + 1))"

@@ -57,6 +57,9 @@ def main():
         "auto.offset.reset": "earliest",
         "fetch.wait.max.ms": 50,
         "session.timeout.ms": 45000,  # as bench/bench.toml
+        # As the Rust consumers: the source topic may not exist yet when we subscribe, and
+        # librdkafka's default would look again only after 5 minutes.
+        "topic.metadata.refresh.interval.ms": 2000,
     })
     producer = Producer({
         "bootstrap.servers": args.brokers,

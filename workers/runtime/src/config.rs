@@ -39,6 +39,11 @@ pub struct KafkaSettings {
     pub max_message_bytes: usize,
     /// Deliveries in flight before the consumer waits (the producer's back-pressure window).
     pub max_in_flight: usize,
+    /// How long a stateful worker (the detector) gathers handled events before writing their
+    /// state changelog, one record per conversation for all of them, and storing their offsets.
+    /// Outputs are never delayed by it; a crash redoes at most this much more input. 0 writes
+    /// after every event (or queued run of events).
+    pub state_flush_ms: u64,
     /// `security.protocol` (plaintext, ssl, sasl_plaintext, sasl_ssl).
     pub security_protocol: Option<String>,
     pub sasl_mechanism: Option<String>,
@@ -124,6 +129,7 @@ fn defaults() -> Defaults {
             create_topics: true,
             max_message_bytes: 1_000_000,
             max_in_flight: 2_000,
+            state_flush_ms: 250,
             security_protocol: None,
             sasl_mechanism: None,
             sasl_username: None,

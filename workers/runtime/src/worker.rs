@@ -190,8 +190,13 @@ struct AfterPending {
     deliveries: Vec<Sent>,
 }
 
-/// At most this many queued messages share one round of changelog sends.
-const COALESCE_MAX: usize = 512;
+/// How the acker gathers messages into one round of changelog sends: for up to `linger` after
+/// the first (or only those already queued, when zero), at most `max` messages.
+#[derive(Clone, Copy)]
+struct Coalesce {
+    linger: Duration,
+    max: usize,
+}
 
 /// Keeps the last record per `(topic, key)`, in the order of those last records: on a compacted
 /// changelog an earlier record for a key is superseded by the later one anyway.
@@ -653,7 +658,22 @@ async fn run_stage_once<S: Stage>(
     let (ack_tx, ack_rx) = mpsc::channel::<Pending>(window);
     let (after_tx, after_rx) = mpsc::channel::<AfterPending>(window);
     let (fail_tx, mut fail_rx) = watch::channel::<Option<String>>(None);
-    let acker = tokio::spawn(acker(rt.clone(), name, ack_rx, after_tx, fail_tx.clone()));
+    // Only a stage with a changelog gains from gathering a run of messages before acknowledging.
+    let linger = match state_topic {
+        Some(_) => Duration::from_millis(rt.settings.kafka.state_flush_ms),
+        None => Duration::ZERO,
+    };
+    let acker = tokio::spawn(acker(
+        rt.clone(),
+        name,
+        ack_rx,
+        after_tx,
+        fail_tx.clone(),
+        Coalesce {
+            linger,
+            max: window,
+        },
+    ));
     let storer = tokio::spawn(offset_storer(consumer.clone(), name, after_rx, fail_tx));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -1008,26 +1028,38 @@ async fn await_all(worker: &'static str, deliveries: Vec<Sent>) -> Result<(), St
 }
 
 /// Stage one of acknowledgement: awaits each message's outputs in consumption order, then sends
-/// its changelog records (pipelined: the next message's outputs are awaited meanwhile). When
-/// messages queue up behind a slow acknowledgement (a backlog), the queued run shares one round
-/// of changelog sends with only the last state per conversation: a backlog of N events on a
-/// conversation writes its state once, not N times. The guarantee is unchanged: a changelog
-/// record goes out only after every output of the messages it covers is acknowledged, and their
-/// offsets are stored only after it is.
+/// its changelog records (pipelined: the next message's outputs are awaited meanwhile). The
+/// messages handled within `coalesce.linger` of each other (and any already queued behind a slow
+/// acknowledgement) share one round of changelog sends with only the last state per
+/// conversation: N events on a conversation write its state once, not N times, as a Kafka
+/// Streams state-store cache does between commits. Outputs are sent when handled, never delayed.
+/// The guarantee is unchanged: a changelog record goes out only after every output of the
+/// messages it covers is acknowledged, and their offsets are stored only after it is.
 async fn acker(
     rt: Arc<Runtime>,
     worker: &'static str,
     mut rx: mpsc::Receiver<Pending>,
     next: mpsc::Sender<AfterPending>,
     fail: watch::Sender<Option<String>>,
+    coalesce: Coalesce,
 ) {
     let no_headers = OwnedHeaders::new();
     while let Some(first) = rx.recv().await {
         let mut run = vec![first];
-        while run.len() < COALESCE_MAX {
-            match rx.try_recv() {
-                Ok(p) => run.push(p),
-                Err(_) => break,
+        let until = tokio::time::Instant::now() + coalesce.linger;
+        while run.len() < coalesce.max.max(1) {
+            let more = if coalesce.linger.is_zero() {
+                rx.try_recv().ok()
+            } else {
+                // `None` once the sender is gone (shutdown): the run so far is finished.
+                tokio::time::timeout_at(until, rx.recv())
+                    .await
+                    .ok()
+                    .flatten()
+            };
+            match more {
+                Some(p) => run.push(p),
+                None => break,
             }
         }
         let mut sources = Vec::with_capacity(run.len());

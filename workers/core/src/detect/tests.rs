@@ -794,12 +794,26 @@ fn the_transcript_keeps_its_text_budget_the_opening_turn_and_the_newest() {
         on_event(&mut s, &contact_says(&format!("e{i}"), i, line), &p);
     }
     let ids: Vec<String> = s.transcript.iter().map(|t| t.event_id()).collect();
-    assert!(s.transcript.text_bytes() <= TRANSCRIPT_TEXT_BUDGET, "{ids:?}");
-    assert_eq!(ids.first().map(String::as_str), Some("e0"), "the opening turn stays");
-    assert_eq!(ids.last().map(String::as_str), Some("e29"), "the newest turn stays");
+    assert!(
+        s.transcript.text_bytes() <= TRANSCRIPT_TEXT_BUDGET,
+        "{ids:?}"
+    );
+    assert_eq!(
+        ids.first().map(String::as_str),
+        Some("e0"),
+        "the opening turn stays"
+    );
+    assert_eq!(
+        ids.last().map(String::as_str),
+        Some("e29"),
+        "the newest turn stays"
+    );
     assert!(
         ids.len() >= TRANSCRIPT_TEXT_BUDGET / (line.len() + 1),
         "as many turns as the budget holds: {ids:?}"
     );
-    assert!(!ids.contains(&"e1".to_string()), "the oldest after the opening go first");
+    assert!(
+        !ids.contains(&"e1".to_string()),
+        "the oldest after the opening go first"
+    );
 }
