@@ -72,6 +72,8 @@ console-e2e: build infra-up
 bench: infra-up
 	@echo "==> pure stages (criterion): detector events/s, builder payloads/s, router decisions/s"
 	cargo bench -p handoff-core --bench stages
+	@echo "==> Avro encode/decode per record, each schema (criterion)"
+	cargo bench -p handoff-runtime --bench avro
 	@echo "==> builder throughput and intent-classifier accuracy on ../shared/data"
 	cargo bench -p handoff-core --bench builder
 	@echo "==> detector state per open conversation"

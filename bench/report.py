@@ -128,6 +128,26 @@ rtr = crit("stages/router_decision", 1)
 if rtr:
     rows.append(("router decisions/s per core (criterion)", f"{rtr:,.0f}", "-", ""))
 
+# Avro encode/decode per record, per schema (criterion bench `avro` of handoff-runtime).
+avro_rows = []  # (schema, bytes, encode us, decode us)
+crit_dir = os.path.join("target", "criterion")
+if os.path.isdir(crit_dir):
+    for d in sorted(os.listdir(crit_dir)):
+        if not d.startswith("avro_"):
+            continue
+        times, size = {}, "?"
+        for f in os.listdir(os.path.join(crit_dir, d)):
+            m = re.match(r"(encode|decode)_(\d+)B$", f)
+            if not m:
+                continue
+            size = m.group(2)
+            try:
+                est = json.load(open(os.path.join(crit_dir, d, f, "new", "estimates.json")))
+                times[m.group(1)] = est["mean"]["point_estimate"] / 1000
+            except (OSError, KeyError, ValueError):
+                pass
+        if times:
+            avro_rows.append((d[len("avro_"):], size, times.get("encode"), times.get("decode")))
 audit_lines = []
 if a.audit and os.path.exists(a.audit):
     text = open(a.audit).read()
@@ -155,6 +175,9 @@ hdr = ("figure", "value", "baseline / target", "ratio")
 print()
 for r in [hdr] + rows:
     print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)))
+
+if avro_rows:
+    print("\nAvro per record (us): " + ", ".join(f"{n} {size} B encode {e:.1f} / decode {dd:.1f}" for n, size, e, dd in avro_rows if e and dd))
 
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 with open(a.md, "w") as f:
@@ -190,6 +213,12 @@ with open(a.md, "w") as f:
             "passthrough on this broker. The worker CPU per event is the comparison that does not "
             "depend on the broker.\n"
             "- The Python baseline is one hop (decode -> regex -> encode, every event forwarded).\n")
+    if avro_rows:
+        f.write("\n## Avro encode / decode per record\n\nserde to an Avro value and the datum, and back, "
+                "as the codec does (the registry lookup is cached after start-up).\n\n"
+                "| schema | bytes | encode (us) | decode (us) |\n|---|---|---|---|\n")
+        for n, size, e, dd in avro_rows:
+            f.write(f"| {n} | {size} | {e:.2f} | {dd:.2f} |\n")
     if audit_lines:
         f.write("\n## Auditor vs COPY\n\n```\n" + "\n".join(audit_lines) + "\n```\n")
     if state_lines:
