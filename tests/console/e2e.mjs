@@ -32,7 +32,7 @@ if (!ADMIN_URL) throw new Error("HANDOFF_DATABASE__URL is not set: source infra/
 
 const id = crypto.randomBytes(5).toString("hex");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "console-e2e-"));
-const db = `t_console_${id}`;
+const db = `t_${Math.floor(Date.now() / 1000)}_console_${id}`; // infra/postgres.sh prune-test-dbs drops old ones
 const dbUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${db}`);
 const token = () => crypto.randomBytes(24).toString("base64url");
 const SAM = { id: "u-3", name: "Sam", team: "billing", token: token() };
