@@ -4,9 +4,9 @@ use anyhow::Context;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = std::env::args().skip_while(|a| a != "--config").nth(1);
-    let settings = handoff_runtime::Settings::load(config.as_deref().map(std::path::Path::new))
-        .context("loading configuration")?;
+    let config = handoff_runtime::config::config_arg("builder", "").map_err(anyhow::Error::msg)?;
+    let settings =
+        handoff_runtime::Settings::load(config.as_deref()).context("loading configuration")?;
     // Held to the end: dropping it flushes the spans not yet exported.
     let _telemetry = handoff_runtime::telemetry::init_worker("builder", &settings.telemetry)
         .context("starting telemetry")?;

@@ -12,6 +12,54 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// What a worker binary's command line asks for: a settings file, or the usage text.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CommandLine {
+    Run { config: Option<PathBuf> },
+    Help(String),
+}
+
+/// Parses `[--config FILE | --config=FILE] [--help]`, the whole command line of every worker
+/// binary; `settings` names the binary's own settings sections for the usage text.
+pub fn parse_command_line(
+    binary: &str,
+    settings: &str,
+    args: impl IntoIterator<Item = String>,
+) -> Result<CommandLine, String> {
+    let usage = format!("usage: {binary} [--config FILE]");
+    let mut args = args.into_iter();
+    let mut config = None;
+    while let Some(arg) = args.next() {
+        if arg == "--config" {
+            let file = args
+                .next()
+                .ok_or_else(|| format!("--config needs a file ({usage})"))?;
+            config = Some(PathBuf::from(file));
+        } else if let Some(v) = arg.strip_prefix("--config=") {
+            config = Some(PathBuf::from(v));
+        } else if arg == "--help" || arg == "-h" {
+            return Ok(CommandLine::Help(format!(
+                "{usage}\nsettings: defaults, then FILE (or HANDOFF_CONFIG), then HANDOFF_* variables{settings}"
+            )));
+        } else {
+            return Err(format!("unexpected argument {arg:?} ({usage})"));
+        }
+    }
+    Ok(CommandLine::Run { config })
+}
+
+/// The settings file named on this process's command line, if any; prints the usage and exits
+/// on `--help`.
+pub fn config_arg(binary: &str, settings: &str) -> Result<Option<PathBuf>, String> {
+    match parse_command_line(binary, settings, std::env::args().skip(1))? {
+        CommandLine::Run { config } => Ok(config),
+        CommandLine::Help(text) => {
+            println!("{text}");
+            std::process::exit(0)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub kafka: KafkaSettings,
@@ -277,6 +325,31 @@ mod tests {
             assert!(s.kafka.producer_options.is_empty());
             Ok(())
         });
+    }
+
+    #[test]
+    fn command_line_takes_a_config_file_in_either_form_help_or_nothing_else() {
+        let parse =
+            |args: &[&str]| parse_command_line("detector", "", args.iter().map(|a| a.to_string()));
+        assert_eq!(parse(&[]), Ok(CommandLine::Run { config: None }));
+        let file = Some(PathBuf::from("h.toml"));
+        assert_eq!(
+            parse(&["--config", "h.toml"]),
+            Ok(CommandLine::Run {
+                config: file.clone()
+            })
+        );
+        assert_eq!(
+            parse(&["--config=h.toml"]),
+            Ok(CommandLine::Run { config: file })
+        );
+        assert!(
+            matches!(parse(&["-h"]), Ok(CommandLine::Help(t)) if t.starts_with("usage: detector"))
+        );
+        assert!(parse(&["--config"]).unwrap_err().contains("needs a file"));
+        assert!(parse(&["--cofig", "h.toml"])
+            .unwrap_err()
+            .contains("unexpected argument \"--cofig\""));
     }
 
     #[test]
