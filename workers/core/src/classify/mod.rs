@@ -447,164 +447,113 @@ mod kernel {
     pub(super) mod x86 {
         use std::arch::x86_64::*;
 
-        /// Labels in groups of up to four 16-lane registers, kept in registers over all items.
-        #[target_feature(enable = "avx512f")]
-        pub(in crate::classify) unsafe fn score_avx512(
-            weights: &[f32],
-            n: usize,
-            item: &impl Fn(usize) -> (usize, f32),
-            acc: &mut [f32],
-        ) {
-            let chunks = acc.len() / 16;
-            let mut c = 0;
-            while c < chunks {
-                let g = (chunks - c).min(4);
-                unsafe {
-                    match g {
-                        1 => group_avx512::<1>(weights, n, item, acc, c * 16),
-                        2 => group_avx512::<2>(weights, n, item, acc, c * 16),
-                        3 => group_avx512::<3>(weights, n, item, acc, c * 16),
-                        _ => group_avx512::<4>(weights, n, item, acc, c * 16),
+        /// One kernel per instruction set, all the same loop: labels in groups of registers of
+        /// `$lanes` floats, kept in registers over all items (`acc[l] += weights[row + l] * v`).
+        /// `$g` lists the group sizes, in registers, that `acc.len() / $lanes` can leave.
+        macro_rules! kernel {
+            ($score:ident, $group:ident, $feature:literal, $lanes:literal, $max:literal,
+             [$($g:literal),+], $last:literal,
+             $zero:ident, $load:ident, $splat:ident, $add:ident, $mul:ident, $store:ident) => {
+                #[target_feature(enable = $feature)]
+                pub(in crate::classify) unsafe fn $score(
+                    weights: &[f32],
+                    n: usize,
+                    item: &impl Fn(usize) -> (usize, f32),
+                    acc: &mut [f32],
+                ) {
+                    let chunks = acc.len() / $lanes;
+                    let mut c = 0;
+                    while c < chunks {
+                        let g = (chunks - c).min($max);
+                        unsafe {
+                            match g {
+                                $($g => $group::<$g>(weights, n, item, acc, c * $lanes),)+
+                                _ => $group::<$last>(weights, n, item, acc, c * $lanes),
+                            }
+                        }
+                        c += g;
                     }
                 }
-                c += g;
-            }
+
+                #[target_feature(enable = $feature)]
+                #[inline]
+                unsafe fn $group<const G: usize>(
+                    weights: &[f32],
+                    n: usize,
+                    item: &impl Fn(usize) -> (usize, f32),
+                    acc: &mut [f32],
+                    at: usize,
+                ) {
+                    unsafe {
+                        let a = acc.as_mut_ptr().add(at);
+                        let mut r = [$zero(); G];
+                        for (j, r) in r.iter_mut().enumerate() {
+                            *r = $load(a.add(j * $lanes));
+                        }
+                        for i in 0..n {
+                            let (row, v) = item(i);
+                            let v = $splat(v);
+                            let w = weights.as_ptr().add(row + at);
+                            for (j, r) in r.iter_mut().enumerate() {
+                                *r = $add(*r, $mul($load(w.add(j * $lanes)), v));
+                            }
+                        }
+                        for (j, r) in r.iter().enumerate() {
+                            $store(a.add(j * $lanes), *r);
+                        }
+                    }
+                }
+            };
         }
 
-        #[target_feature(enable = "avx512f")]
-        #[inline]
-        unsafe fn group_avx512<const G: usize>(
-            weights: &[f32],
-            n: usize,
-            item: &impl Fn(usize) -> (usize, f32),
-            acc: &mut [f32],
-            at: usize,
-        ) {
-            unsafe {
-                let a = acc.as_mut_ptr().add(at);
-                let mut r = [_mm512_setzero_ps(); G];
-                for (j, r) in r.iter_mut().enumerate() {
-                    *r = _mm512_loadu_ps(a.add(j * 16));
-                }
-                for i in 0..n {
-                    let (row, v) = item(i);
-                    let v = _mm512_set1_ps(v);
-                    let w = weights.as_ptr().add(row + at);
-                    for (j, r) in r.iter_mut().enumerate() {
-                        *r = _mm512_add_ps(*r, _mm512_mul_ps(_mm512_loadu_ps(w.add(j * 16)), v));
-                    }
-                }
-                for (j, r) in r.iter().enumerate() {
-                    _mm512_storeu_ps(a.add(j * 16), *r);
-                }
-            }
-        }
-
-        /// Labels in groups of up to four 8-lane registers, kept in registers over all items.
-        #[target_feature(enable = "avx")]
-        pub(in crate::classify) unsafe fn score_avx(
-            weights: &[f32],
-            n: usize,
-            item: &impl Fn(usize) -> (usize, f32),
-            acc: &mut [f32],
-        ) {
-            let chunks = acc.len() / 8;
-            let mut c = 0;
-            while c < chunks {
-                let g = (chunks - c).min(4);
-                unsafe {
-                    match g {
-                        1 => group_avx::<1>(weights, n, item, acc, c * 8),
-                        2 => group_avx::<2>(weights, n, item, acc, c * 8),
-                        3 => group_avx::<3>(weights, n, item, acc, c * 8),
-                        _ => group_avx::<4>(weights, n, item, acc, c * 8),
-                    }
-                }
-                c += g;
-            }
-        }
-
-        #[target_feature(enable = "avx")]
-        #[inline]
-        unsafe fn group_avx<const G: usize>(
-            weights: &[f32],
-            n: usize,
-            item: &impl Fn(usize) -> (usize, f32),
-            acc: &mut [f32],
-            at: usize,
-        ) {
-            unsafe {
-                let a = acc.as_mut_ptr().add(at);
-                let mut r = [_mm256_setzero_ps(); G];
-                for (j, r) in r.iter_mut().enumerate() {
-                    *r = _mm256_loadu_ps(a.add(j * 8));
-                }
-                for i in 0..n {
-                    let (row, v) = item(i);
-                    let v = _mm256_set1_ps(v);
-                    let w = weights.as_ptr().add(row + at);
-                    for (j, r) in r.iter_mut().enumerate() {
-                        *r = _mm256_add_ps(*r, _mm256_mul_ps(_mm256_loadu_ps(w.add(j * 8)), v));
-                    }
-                }
-                for (j, r) in r.iter().enumerate() {
-                    _mm256_storeu_ps(a.add(j * 8), *r);
-                }
-            }
-        }
-
-        /// Labels in groups of up to eight 4-lane registers.
-        #[target_feature(enable = "sse2")]
-        pub(in crate::classify) unsafe fn score_sse2(
-            weights: &[f32],
-            n: usize,
-            item: &impl Fn(usize) -> (usize, f32),
-            acc: &mut [f32],
-        ) {
-            let chunks = acc.len() / 4;
-            let mut c = 0;
-            while c < chunks {
-                let g = (chunks - c).min(8);
-                unsafe {
-                    match g {
-                        2 => group_sse2::<2>(weights, n, item, acc, c * 4),
-                        4 => group_sse2::<4>(weights, n, item, acc, c * 4),
-                        6 => group_sse2::<6>(weights, n, item, acc, c * 4),
-                        _ => group_sse2::<8>(weights, n, item, acc, c * 4),
-                    }
-                }
-                c += g;
-            }
-        }
-
-        #[target_feature(enable = "sse2")]
-        #[inline]
-        unsafe fn group_sse2<const G: usize>(
-            weights: &[f32],
-            n: usize,
-            item: &impl Fn(usize) -> (usize, f32),
-            acc: &mut [f32],
-            at: usize,
-        ) {
-            unsafe {
-                let a = acc.as_mut_ptr().add(at);
-                let mut r = [_mm_setzero_ps(); G];
-                for (j, r) in r.iter_mut().enumerate() {
-                    *r = _mm_loadu_ps(a.add(j * 4));
-                }
-                for i in 0..n {
-                    let (row, v) = item(i);
-                    let v = _mm_set1_ps(v);
-                    let w = weights.as_ptr().add(row + at);
-                    for (j, r) in r.iter_mut().enumerate() {
-                        *r = _mm_add_ps(*r, _mm_mul_ps(_mm_loadu_ps(w.add(j * 4)), v));
-                    }
-                }
-                for (j, r) in r.iter().enumerate() {
-                    _mm_storeu_ps(a.add(j * 4), *r);
-                }
-            }
-        }
+        // Up to four 16-lane registers.
+        kernel!(
+            score_avx512,
+            group_avx512,
+            "avx512f",
+            16,
+            4,
+            [1, 2, 3],
+            4,
+            _mm512_setzero_ps,
+            _mm512_loadu_ps,
+            _mm512_set1_ps,
+            _mm512_add_ps,
+            _mm512_mul_ps,
+            _mm512_storeu_ps
+        );
+        // Up to four 8-lane registers.
+        kernel!(
+            score_avx,
+            group_avx,
+            "avx",
+            8,
+            4,
+            [1, 2, 3],
+            4,
+            _mm256_setzero_ps,
+            _mm256_loadu_ps,
+            _mm256_set1_ps,
+            _mm256_add_ps,
+            _mm256_mul_ps,
+            _mm256_storeu_ps
+        );
+        // Up to eight 4-lane registers (labels come in multiples of 8: an even count of them).
+        kernel!(
+            score_sse2,
+            group_sse2,
+            "sse2",
+            4,
+            8,
+            [2, 4, 6],
+            8,
+            _mm_setzero_ps,
+            _mm_loadu_ps,
+            _mm_set1_ps,
+            _mm_add_ps,
+            _mm_mul_ps,
+            _mm_storeu_ps
+        );
     }
 }
 
