@@ -1474,6 +1474,46 @@ fn id_like(s: &str) -> bool {
     s.bytes().filter(u8::is_ascii_digit).count() >= 3
 }
 
+/// One kind of id named by a label and caught by one group ("invoice no. 4471", "ticket #4521",
+/// "tracking number 1Z..."): each id that `accept`s becomes a `kind` entity, upper-cased; an
+/// `exclusive` one is skipped where an entity found before already covers it.
+struct LabelledIds<'r> {
+    re: &'r Regex,
+    group: usize,
+    labelled: &'r Labelled,
+    kind: &'static str,
+    exclusive: bool,
+    accept: fn(&str) -> bool,
+}
+
+impl LabelledIds<'_> {
+    fn find(
+        &self,
+        text: &str,
+        locs: &mut CaptureLocations,
+        scope: Scope,
+        ascii: bool,
+        out: &mut Vec<Entity>,
+    ) {
+        let fast = |s, _| self.labelled.id(text, s).map(|(a, b)| (a, b, false));
+        let groups = [self.group, usize::MAX];
+        each_id(self.re, locs, text, scope, ascii, groups, fast, |id, _| {
+            if (self.accept)(id.as_str())
+                && !(self.exclusive && overlaps(out, id.start(), id.end()))
+            {
+                push(
+                    out,
+                    self.kind,
+                    id.as_str().to_uppercase(),
+                    id.start(),
+                    id.end(),
+                    None,
+                );
+            }
+        });
+    }
+}
+
 /// Ids: an invoice, ticket, tracking or order id needs digits (so nothing after the last digit
 /// counts); an account id need not ("account X-AB").
 fn ids(
@@ -1485,86 +1525,43 @@ fn ids(
     out: &mut Vec<Entity>,
 ) {
     if hits.matched(P_INVOICE) {
-        let [g] = *INVOICE_G;
         let locs = slots.get(P_INVOICE, &INVOICE_ID);
-        let fast = |s, _| INVOICE_LABELLED.id(text, s).map(|(a, b)| (a, b, false));
-        let groups = [g, usize::MAX];
-        each_id(
-            &INVOICE_ID,
-            locs,
-            text,
-            digits.tail(),
-            ascii,
-            groups,
-            fast,
-            |id, _| {
-                if id_like(id.as_str()) {
-                    push(
-                        out,
-                        "invoice_id",
-                        id.as_str().to_uppercase(),
-                        id.start(),
-                        id.end(),
-                        None,
-                    );
-                }
-            },
-        );
+        let ids = LabelledIds {
+            re: &INVOICE_ID,
+            group: INVOICE_G[0],
+            labelled: &INVOICE_LABELLED,
+            kind: "invoice_id",
+            exclusive: false,
+            accept: id_like,
+        };
+        ids.find(text, locs, digits.tail(), ascii, out);
     }
     if hits.matched(P_TICKET) {
-        let [g] = *TICKET_G;
         let locs = slots.get(P_TICKET, &TICKET_ID);
-        let fast = |s, _| TICKET_LABELLED.id(text, s).map(|(a, b)| (a, b, false));
-        let groups = [g, usize::MAX];
-        each_id(
-            &TICKET_ID,
-            locs,
-            text,
-            digits.tail(),
-            ascii,
-            groups,
-            fast,
-            |id, _| {
-                if id_like(id.as_str()) && !overlaps(out, id.start(), id.end()) {
-                    push(
-                        out,
-                        "ticket_id",
-                        id.as_str().to_uppercase(),
-                        id.start(),
-                        id.end(),
-                        None,
-                    );
-                }
-            },
-        );
+        let ids = LabelledIds {
+            re: &TICKET_ID,
+            group: TICKET_G[0],
+            labelled: &TICKET_LABELLED,
+            kind: "ticket_id",
+            exclusive: true,
+            accept: id_like,
+        };
+        ids.find(text, locs, digits.tail(), ascii, out);
     }
     if hits.matched(P_TRACKING) {
-        let [g] = *TRACKING_G;
         let locs = slots.get(P_TRACKING, &TRACKING_ID);
-        let fast = |s, _| TRACKING_LABELLED.id(text, s).map(|(a, b)| (a, b, false));
-        let groups = [g, usize::MAX];
-        each_id(
-            &TRACKING_ID,
-            locs,
-            text,
-            digits.tail(),
-            ascii,
-            groups,
-            fast,
-            |id, _| {
-                let s = id.as_str();
-                if has_digit(s) && (s.bytes().any(|b| b.is_ascii_alphabetic()) || s.len() >= 10) {
-                    push(
-                        out,
-                        "tracking_id",
-                        s.to_uppercase(),
-                        id.start(),
-                        id.end(),
-                        None,
-                    );
-                }
+        let ids = LabelledIds {
+            re: &TRACKING_ID,
+            group: TRACKING_G[0],
+            labelled: &TRACKING_LABELLED,
+            kind: "tracking_id",
+            exclusive: false,
+            // Digits, and letters or at least ten characters: not a short number.
+            accept: |s| {
+                has_digit(s) && (s.bytes().any(|b| b.is_ascii_alphabetic()) || s.len() >= 10)
             },
-        );
+        };
+        ids.find(text, locs, digits.tail(), ascii, out);
     }
     if hits.matched(P_PREFIXED) {
         let [p] = *PREFIXED_G;
