@@ -13,6 +13,7 @@
 //! | `short-form` | the clause is just the noun, with politeness | "human pls", "agent!", "representative", "real person please" |
 //! | `mention` | a human-marked noun phrase anywhere (weak: a report vetoes it) | "real person", "live agent", "human support" |
 //! | `escalate` | escalation asked for | "escalate this", "please escalate", "I want this escalated" |
+//! | `refuse-bot` | refusing the bot, which asks for the other side (not vetoed by the decline guards) | "I don't want to talk to a bot", "done chatting with this machine", "no more bots" |
 //! | `es-*`, `de-*` | the same families in Spanish and German | "quiero hablar con una persona", "verbinden Sie mich mit einem Mitarbeiter" |
 //!
 //! Guards (per clause, so "are you a bot? get me a human" still fires on its second clause):
@@ -66,11 +67,20 @@ fn explain_normalized(norm: String) -> Option<&'static str> {
     let norm = RELATIVE_COMMA.replace_all(&norm, " $rel");
     for clause in CLAUSE.split(&norm) {
         let clause = clause.trim();
-        if clause.len() < 2 || GUARD.is_match(clause) {
+        if clause.len() < 2 {
             continue;
         }
-        let Some(i) = REQUEST.matches(clause).iter().next() else {
-            continue;
+        let matches = REQUEST.matches(clause);
+        // Refusing the bot ("I don't want to talk to a bot") wins over any other family of the
+        // clause and over the guards, which would read its negation as declining a human.
+        let refusal = matches.iter().find(|&i| FAMILIES[i].0 == REFUSE_BOT);
+        let i = match refusal {
+            Some(i) => i,
+            None if GUARD.is_match(clause) => continue,
+            None => match matches.iter().next() {
+                Some(i) => i,
+                None => continue,
+            },
         };
         let (family, weak) = FAMILIES[i];
         if weak && (REPORT.is_match(clause) || BOT_QUESTION.is_match(&norm)) {
@@ -246,7 +256,7 @@ const FRAGMENTS: &[(&str, &str)] = &[
     // someone made specific enough to be a person at the business
     (
         "<SOMEONE_Q>",
-        r"(?:(?:some ?one|some ?body|any ?one|any ?body)\s+(?:real|human|alive|in charge|(?:from|in|at|on) (?:(?:your|the|ur) \w+|<DEPT>)|i can (?:talk|speak|chat)|to (?:talk|speak|chat)|who (?:is|'s) (?:a )?(?:real|human)))",
+        r"(?:(?:some ?one|some ?body|any ?one|any ?body)\s+(?:real|human|alive|in charge|(?:from|in|at|on) (?:(?:your|the|ur) \w+|<DEPT>)|i can (?:(?:actually|really|just|please|finally)\s+)?(?:talk|speak|chat)|to (?:talk|speak|chat)|who (?:is|'s) (?:a )?(?:real|human)))",
     ),
     // a department or team
     (
@@ -299,6 +309,9 @@ fn expand(pattern: &str) -> String {
     }
     p
 }
+
+/// The family of a turn that refuses the bot: matched before the guards of its clause.
+const REFUSE_BOT: &str = "refuse-bot";
 
 /// Request families: (name, weak, pattern). A weak family (a bare noun phrase) is vetoed by a
 /// report of the past in its clause or a bot question anywhere in the turn.
@@ -388,7 +401,7 @@ const REQUEST_PATTERNS: &[(&str, bool, &str)] = &[
     (
         "presence",
         false,
-        r"\b(?:is|are) there\s+(?:some|any)\s?(?:one|body)\s+(?:real|human|alive|there|here|on the other end|on the line|(?:who|that) (?:i can|can) (?:talk|speak|chat)|i can (?:talk|speak|chat)|to (?:talk|speak|chat))\b",
+        r"\b(?:is|are) there\s+(?:some|any)\s?(?:one|body)\s+(?:real|human|alive|there|here|on the other end|on the line|(?:who|that) (?:i can|can) (?:talk|speak|chat)|i can (?:(?:actually|really|just|please|finally)\s+)?(?:talk|speak|chat)|to (?:talk|speak|chat))\b",
     ),
     (
         "presence",
@@ -422,6 +435,14 @@ const REQUEST_PATTERNS: &[(&str, bool, &str)] = &[
         "escalate",
         false,
         r"\bescalat(?:e|ing)\s+(?:this|it|that|me|my\s+\w+|the\s+(?:issue|case|ticket|matter|problem|complaint|call|chat|conversation)|to\b)|\bescalate\s*(?:please|pls|now|asap|immediately|right now)?\s*$|^(?:please\s+|pls\s+|can you\s+|could you\s+)?escalat(?:e|ion)\b|\b(?:want|need|like|please|get)\b(?:\s+\w+){0,4}\s+escalated\b",
+    ),
+    // "I don't want to talk to a bot", "I'm done chatting with this machine", "sick of the bot":
+    // refusing the bot asks for the other side. Not vetoed by the decline guards, which would read
+    // "don't want" as declining a human.
+    (
+        REFUSE_BOT,
+        false,
+        r"\b(?:don'?t|do not|dont|doesn'?t|won'?t|wont|will not|no longer|not going to|refuse to|stop|quit|done|finished|tired of|sick of|fed up with|had enough of)\s+(?:(?:want|wanna|going|gonna|like|keep|even|ever|more|any ?more|mak(?:e|ing) me|forc(?:e|ing) me|hav(?:e|ing) me)\s+){0,2}(?:to\s+)?(?:talk(?:ing)?|chat(?:ting)?|speak(?:ing)?|deal(?:ing)?|text(?:ing)?|messag(?:e|ing)|writ(?:e|ing)|argu(?:e|ing)|talked|chatted|spoken)\s+(?:(?:any ?more|again|further|now)\s+)?(?:to|with)\s+(?:(?:a|an|the|this|that|your|ur|some|another|stupid|dumb|useless|damn|fucking|bloody|automated|virtual)\s+){0,3}(?:bots?|robots?|machines?|chatbots?|chat bots?|ai|computers?|programs?|algorithms?|auto ?responders?|automated (?:system|replies|responses|answers))\b|\b(?:no more|enough (?:with|of)|tired of|sick of|fed up with|done with|had enough of)\s+(?:(?:the|this|these|your|ur|stupid|dumb|useless|damn|fucking|bloody|automated)\s+){0,3}(?:bots?|robots?|chatbots?|chat bots?|ai|automated (?:replies|responses|answers))\b",
     ),
     // --- Spanish -------------------------------------------------------------------------
     // "quiero hablar con una persona", "pásame con un agente", "comunícame con un asesor"
@@ -462,6 +483,12 @@ const REQUEST_PATTERNS: &[(&str, bool, &str)] = &[
         "es-escalate",
         false,
         r"\bescal(?:ar|a|e|en|alo|ame)\s+(?:esto|este caso|el caso|mi caso|el problema|mi problema|mi queja|la queja|el reclamo|mi reclamo|a un\w*|con un\w*|al)\b|\bescalalo\b",
+    ),
+    // "no quiero hablar con un bot", "estoy harto de este robot"
+    (
+        REFUSE_BOT,
+        false,
+        r"\bno\s+(?:quiero|deseo|voy a|pienso)\s+(?:seguir\s+)?(?:hablar|hablando|chatear|chateando|escribir|escribiendo)\s+con\s+(?:(?:un|una|el|la|este|esta|tu|su)\s+)?(?:bot|robot|maquina|chatbot|ia|programa|contestador)\b|\b(?:hart[oa]s?|cansad[oa]s?)\s+de\s+(?:(?:hablar|chatear)\s+con\s+)?(?:(?:un|una|el|la|este|esta|tu|su)\s+)?(?:bot|robot|maquina|chatbot|contestador)\b",
     ),
     // --- German --------------------------------------------------------------------------
     // "ich möchte mit einem Menschen sprechen", "kann ich mit jemandem reden"
@@ -530,6 +557,12 @@ const REQUEST_PATTERNS: &[(&str, bool, &str)] = &[
         "de-escalate",
         false,
         r"\beskalier(?:en|e)\b|\b(?:an|zu)\s+(?:einen?|ihren?|den)\s+vorgesetzten\b",
+    ),
+    // "ich will nicht mit einem Bot reden", "keine Lust mehr auf den Roboter"
+    (
+        REFUSE_BOT,
+        false,
+        r"\b(?:will|moechte|mag|werde)\s+(?:(?:nicht|nicht mehr|nie mehr|nie wieder|keine?n?)\s+)(?:mehr\s+)?mit\s+(?:(?:einem|einer|dem|der|diesem|dieser|ihrem|ihrer)\s+)?(?:bot|roboter|maschine|chatbot|ki|computer|automaten)\b|\bkeine lust (?:mehr )?auf\s+(?:(?:den|diesen|einen|ihren|die|diese)\s+)?(?:bot|roboter|chatbot|maschine|ki)\b",
     ),
 ];
 
@@ -689,10 +722,11 @@ static GUARD: LazyLock<RegexSet> =
 /// after "am I speaking with AI or ...").
 static BOT_QUESTION: LazyLock<RegexSet> = LazyLock::new(|| set(BOT_QUESTION_PATTERNS));
 
-/// Reports of the past, which veto the weak families: "the live agent told me ...".
+/// Reports of the past, which veto the weak families: "the live agent told me ...", and
+/// questions about who someone is ("who is the real person behind this account?").
 static REPORT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:said|says|told|tells|promised|mentioned|claimed|answered|replied|explained|spoke|talked|chatted|hung up|gave|was|were|had|did|called me|emailed|wrote|dijo|hable|me dijeron|sagte|hat gesagt|hatte|war|gesprochen|than|que con)\b|\b(?:is|am|'s|be|being|been) (?:a |an )?(?:real|actual|live|living)\b|\b(?:going|gone|sent|sending|send|paid|paying|pay|transfer\w*|belong\w*|registered|owned)\s+(?:to|by)\s+(?:a|an)\s+(?:real|actual|live)\b",
+        r"\b(?:said|says|told|tells|promised|mentioned|claimed|answered|replied|explained|spoke|talked|chatted|hung up|gave|was|were|had|did|called me|emailed|wrote|dijo|hable|me dijeron|sagte|hat gesagt|hatte|war|gesprochen|than|que con)\b|\b(?:is|am|'s|be|being|been) (?:a |an |the )?(?:real|actual|live|living)\b|^(?:\w+\s+)?who(?:'s| is| are| was| were)\b|\b(?:going|gone|sent|sending|send|paid|paying|pay|transfer\w*|belong\w*|registered|owned)\s+(?:to|by)\s+(?:a|an)\s+(?:real|actual|live)\b",
     )
 });
 
@@ -764,6 +798,31 @@ mod tests {
             "This is ridiculous. Supervisor now.",
             "I wanna chat with a live agent now",
             "why can't I chat with a person",
+            "Is there anyone I can actually speak with?",
+        ]);
+    }
+
+    #[test]
+    fn refusing_the_bot_asks_for_a_human() {
+        assert_fires(&[
+            "I don't want to talk to a bot anymore",
+            "i dont wanna chat with a robot",
+            "I'm done talking to this stupid bot",
+            "stop making me talk to a machine",
+            "sick of this bot",
+            "no more bots please",
+            "no quiero hablar con un bot",
+            "estoy harta de este robot",
+            "Ich will nicht mit einem Bot reden",
+            "keine Lust mehr auf den Chatbot",
+        ]);
+        assert_quiet(&[
+            "I don't mind talking to a bot",
+            "I don't know if I'm talking to a bot",
+            "don't worry, I like talking to bots",
+            "I'm tired of the coffee machine breaking",
+            "the robot vacuum stopped working",
+            "who is the real person behind this account?",
         ]);
     }
 
