@@ -235,13 +235,14 @@ struct KeywordMatchers {
 }
 
 fn keyword_regex(words: &[String]) -> Result<regex::Regex, String> {
-    // Word boundaries on both sides; inner spaces match any run of white space.
+    // Word boundaries on both sides; inner spaces match any run of white space, and an
+    // apostrophe either the straight or the typographic one ("don't", "don’t").
     let alternatives: Vec<String> = words
         .iter()
         .filter(|w| !w.trim().is_empty())
         .map(|w| {
             w.split_whitespace()
-                .map(regex::escape)
+                .map(|part| regex::escape(part).replace(['\'', '’'], "['’]"))
                 .collect::<Vec<_>>()
                 .join(r"\s+")
         })
@@ -643,6 +644,16 @@ mod tests {
             k.find("other", "please stop the shipment"),
             None,
             "stop is exact-only"
+        );
+        assert_eq!(
+            k.find("other", "Please stop messaging me."),
+            Some("stop messaging me"),
+            "stop as a request to stop contact"
+        );
+        assert_eq!(
+            k.find("other", "Don’t contact me again"),
+            Some("Don’t contact me"),
+            "typographic apostrophe"
         );
         assert_eq!(k.find("other", "this is a data protection request"), None);
         assert_eq!(

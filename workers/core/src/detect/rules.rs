@@ -192,6 +192,13 @@ fn contact_rules(
             let high_fit = sig.seats.is_some_and(|n| n >= sr.min_seats)
                 || sig.budget.is_some_and(|b| b >= sr.min_budget)
                 || value.is_some_and(|v| v >= sr.min_value);
+            // Known to be small: the lead stated seats or a budget below the thresholds.
+            let low_fit = !high_fit
+                && (sig.seats.is_some_and(|n| n < sr.min_seats)
+                    || sig.budget.is_some_and(|b| b < sr.min_budget));
+            // Sensitive paperwork always needs a person; a negotiation (discount, price match,
+            // contract or payment terms) too, unless the lead is known to be small.
+            let escalate = high_fit || sig.sensitive.is_some() || (sig.negotiation && !low_fit);
             let evidence = format!(
                 "{}: {text}",
                 if why.is_empty() {
@@ -200,13 +207,9 @@ fn contact_rules(
                     why.join(", ")
                 }
             );
-            let score = if high_fit || sig.sensitive.is_some() {
-                1.0
-            } else {
-                0.3
-            };
+            let score = if escalate { 1.0 } else { 0.3 };
             let mut f = fired(&sr.base, ReasonKind::Sales, event, score, None, evidence);
-            if !(high_fit || sig.sensitive.is_some()) {
+            if !escalate {
                 // A low-fit lead: recorded for nurture, not escalated.
                 f.urgency = Urgency::Nurture;
                 f.flag_only = true;

@@ -1774,6 +1774,8 @@ mod tests {
             "how do I cancel my subscription to your newsletter",
             "is there a lawyer I can talk to about the contract terms?",
             "Ich bin Anwalt und brauche eine Rechnung",
+            "can you help me with my divorce lawsuit?",
+            "I need the invoices for my custody case",
         ] {
             assert_eq!(threat(t), None, "{t}");
         }

@@ -578,6 +578,15 @@ fn high_fit_lead_escalates_and_low_fit_is_nurtured() {
     );
     assert_eq!(s.control, ControlState::AgentActive);
     assert_eq!(lifecycles(&out)[0].transition, "flagged");
+
+    // A negotiation from a lead of unknown size needs sales; a plain price question does not.
+    let (_, out) = run_contact(&["Can you do a better price if we sign the contract this month?"]);
+    assert_eq!(first_signal(&out).decision, Decision::Escalate);
+    let (_, out) = run_contact(&["What is the price of the pro plan?"]);
+    assert_eq!(
+        (first_signal(&out).decision, first_signal(&out).urgency),
+        (Decision::Flag, Urgency::Nurture)
+    );
 }
 
 #[test]
