@@ -188,7 +188,18 @@ struct Pending {
 struct AfterPending {
     sources: Vec<(String, i32, i64)>,
     deliveries: Vec<Sent>,
+    /// Set on the run that answers a flush request: told once these offsets are stored.
+    flushed: Option<Flush>,
 }
+
+/// A request to the acker to send the changelog of everything queued so far now (not after the
+/// linger), and to report on the sender once those writes are acknowledged and the offsets behind
+/// them stored. See [`Rebalances::pre_rebalance`].
+type Flush = std::sync::mpsc::SyncSender<()>;
+
+/// How long a revoke waits for the pending changelog writes before giving the partitions up
+/// anyway.
+const REVOKE_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the acker gathers messages into one round of changelog sends: for up to `linger` after
 /// the first (or only those already queued, when zero), at most `max` messages.
@@ -407,6 +418,8 @@ pub struct Rebalances {
     worker: &'static str,
     changes: std::sync::Mutex<Vec<Rebalanced>>,
     pending: std::sync::atomic::AtomicBool,
+    /// Asks the acker for a flush; set while a stage with a state topic runs.
+    flusher: std::sync::Mutex<Option<mpsc::UnboundedSender<Flush>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -436,6 +449,69 @@ impl rdkafka::client::ClientContext for Rebalances {
 }
 
 impl rdkafka::consumer::ConsumerContext for Rebalances {
+    /// Before partitions are given up (what Kafka Streams does in `onPartitionsRevoked`): the
+    /// changelog writes the acker still holds for already handled records (up to
+    /// `kafka.state_flush_ms` of them, plus those awaiting acknowledgement) are sent and
+    /// acknowledged, the offsets behind them stored, and the stored offsets committed. Otherwise
+    /// the old owner's last state for a conversation could land in the changelog after the new
+    /// owner's first, and a later restore would read the stale one; and the new owner would
+    /// redo records whose offsets were about to be stored.
+    ///
+    /// It has to happen in this callback and block it: librdkafka calls it from the consumer
+    /// poll (inside the processing loop's `recv`, so no record is being handled meanwhile and
+    /// every handled one is already queued to the acker), the partitions are still assigned
+    /// (offsets can still be stored; after the unassign they cannot), and the group is re-joined
+    /// (so the partitions handed to another member) only once it returns. Bounded by
+    /// [`REVOKE_FLUSH_TIMEOUT`]; past it the partitions are given up as before.
+    fn pre_rebalance(
+        &self,
+        base: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &rdkafka::consumer::Rebalance<'_>,
+    ) {
+        let rdkafka::consumer::Rebalance::Revoke(tpl) = rebalance else {
+            return;
+        };
+        let Some(flusher) = self.flusher.lock().expect("flusher lock").clone() else {
+            return;
+        };
+        if tpl.count() == 0 {
+            return;
+        }
+        let started = Instant::now();
+        let outcome = flush_and_wait(&flusher, REVOKE_FLUSH_TIMEOUT);
+        let worker = self.worker;
+        match outcome {
+            Flushed::Done => {
+                // librdkafka also commits the stored offsets of unassigned partitions (with
+                // auto-commit); committing here makes it done before the group moves on.
+                match blocking(|| base.commit_consumer_state(CommitMode::Sync)) {
+                    Some(Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset))) => {}
+                    Some(Err(e)) => warn!(worker, error = %e, "commit before a revoke failed"),
+                    Some(Ok(())) | None => {}
+                }
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                info!(
+                    worker,
+                    partitions = tpl.count(),
+                    elapsed_ms,
+                    "state changelog flushed and offsets committed before a revoke"
+                );
+            }
+            Flushed::TimedOut => warn!(
+                worker,
+                timeout_ms = REVOKE_FLUSH_TIMEOUT.as_millis() as u64,
+                "state changelog not flushed in time before a revoke; giving the partitions up"
+            ),
+            // The run is over (shutting down: its drain flushed everything already), or failed
+            // (its offsets stay unstored and the new owner redoes the work).
+            Flushed::AckerGone => debug!(worker, "no acker to flush before a revoke"),
+            Flushed::CannotWait => warn!(
+                worker,
+                "on a current-thread runtime a revoke cannot wait for the state changelog"
+            ),
+        }
+    }
+
     fn post_rebalance(
         &self,
         _base: &rdkafka::consumer::BaseConsumer<Self>,
@@ -468,7 +544,13 @@ impl Rebalances {
             worker,
             changes: std::sync::Mutex::new(Vec::new()),
             pending: std::sync::atomic::AtomicBool::new(false),
+            flusher: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Makes a revoke flush the acker through `flusher` first (see `pre_rebalance`).
+    fn flush_on_revoke(&self, flusher: mpsc::UnboundedSender<Flush>) {
+        *self.flusher.lock().expect("flusher lock") = Some(flusher);
     }
 
     /// The changes since the last call (cheap when there are none).
@@ -480,6 +562,50 @@ impl Rebalances {
             return Vec::new();
         }
         std::mem::take(&mut *self.changes.lock().expect("rebalance lock"))
+    }
+}
+
+/// What became of a flush asked for before a revoke.
+#[derive(Debug, PartialEq, Eq)]
+enum Flushed {
+    Done,
+    TimedOut,
+    /// The acker has stopped (the run ended or failed).
+    AckerGone,
+    /// On a current-thread runtime the acker runs on the very thread that would wait.
+    CannotWait,
+}
+
+/// Asks the acker to flush and waits up to `timeout` for it, synchronously: the caller is the
+/// consumer's rebalance callback. The acker and the storer are tasks on the same runtime, so the
+/// wait must not hold up a runtime worker: `block_in_place` hands this worker's other tasks
+/// (including one woken by the request itself, which sits in this worker's LIFO slot that no
+/// other worker steals from) to another thread while this one blocks.
+fn flush_and_wait(flusher: &mpsc::UnboundedSender<Flush>, timeout: Duration) -> Flushed {
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+    // Asked even where we cannot wait: the acker then flushes as soon as it runs, not a linger
+    // later.
+    if flusher.send(done_tx).is_err() {
+        return Flushed::AckerGone;
+    }
+    let wait = move || match done_rx.recv_timeout(timeout) {
+        Ok(()) => Flushed::Done,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Flushed::TimedOut,
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Flushed::AckerGone,
+    };
+    blocking(wait).unwrap_or(Flushed::CannotWait)
+}
+
+/// Runs blocking `f` from wherever the consumer is polled: through `block_in_place` on a
+/// multi-thread runtime worker (the workers' `#[tokio::main]`), directly outside a runtime, and
+/// not at all (`None`) on a current-thread runtime, where blocking would stall every task.
+fn blocking<T>(f: impl FnOnce() -> T) -> Option<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            Some(tokio::task::block_in_place(f))
+        }
+        Ok(_) => None,
+        Err(_) => Some(f()),
     }
 }
 
@@ -658,6 +784,12 @@ async fn run_stage_once<S: Stage>(
     let (ack_tx, ack_rx) = mpsc::channel::<Pending>(window);
     let (after_tx, after_rx) = mpsc::channel::<AfterPending>(window);
     let (fail_tx, mut fail_rx) = watch::channel::<Option<String>>(None);
+    let (flush_tx, flush_rx) = mpsc::unbounded_channel::<Flush>();
+    // Only a stage with a changelog flushes before a revoke (the others hold no writes back);
+    // for them the sender is dropped here and the acker never sees a request.
+    if state_topic.is_some() {
+        consumer.context().flush_on_revoke(flush_tx);
+    }
     // Only a stage with a changelog gains from gathering a run of messages before acknowledging.
     let linger = match state_topic {
         Some(_) => Duration::from_millis(rt.settings.kafka.state_flush_ms),
@@ -667,6 +799,7 @@ async fn run_stage_once<S: Stage>(
         rt.clone(),
         name,
         ack_rx,
+        flush_rx,
         after_tx,
         fail_tx.clone(),
         Coalesce {
@@ -1035,31 +1168,57 @@ async fn await_all(worker: &'static str, deliveries: Vec<Sent>) -> Result<(), St
 /// Streams state-store cache does between commits. Outputs are sent when handled, never delayed.
 /// The guarantee is unchanged: a changelog record goes out only after every output of the
 /// messages it covers is acknowledged, and their offsets are stored only after it is.
+///
+/// A flush request (a revoke) ends the gathering at once: the run takes every message queued so
+/// far, and the request travels with the run to the storer, which answers it once the offsets
+/// are stored.
 async fn acker(
     rt: Arc<Runtime>,
     worker: &'static str,
     mut rx: mpsc::Receiver<Pending>,
+    mut flushes: mpsc::UnboundedReceiver<Flush>,
     next: mpsc::Sender<AfterPending>,
     fail: watch::Sender<Option<String>>,
     coalesce: Coalesce,
 ) {
     let no_headers = OwnedHeaders::new();
-    while let Some(first) = rx.recv().await {
-        let mut run = vec![first];
+    loop {
+        let mut run = Vec::new();
+        let mut flush = None;
+        // A closed `flushes` (no state topic) disables its branch: `rx` alone is awaited.
+        tokio::select! {
+            biased;
+            Some(f) = flushes.recv() => flush = Some(f),
+            first = rx.recv() => match first {
+                Some(p) => run.push(p),
+                None => return,
+            },
+        }
         let until = tokio::time::Instant::now() + coalesce.linger;
-        while run.len() < coalesce.max.max(1) {
+        while flush.is_none() && run.len() < coalesce.max.max(1) {
             let more = if coalesce.linger.is_zero() {
                 rx.try_recv().ok()
             } else {
-                // `None` once the sender is gone (shutdown): the run so far is finished.
-                tokio::time::timeout_at(until, rx.recv())
-                    .await
-                    .ok()
-                    .flatten()
+                tokio::select! {
+                    biased;
+                    Some(f) = flushes.recv() => {
+                        flush = Some(f);
+                        None
+                    }
+                    // `None` once the sender is gone (shutdown): the run so far is finished.
+                    more = tokio::time::timeout_at(until, rx.recv()) => more.ok().flatten(),
+                }
             };
             match more {
                 Some(p) => run.push(p),
                 None => break,
+            }
+        }
+        if flush.is_some() {
+            // The revoke callback runs inside the processing loop's `recv`, so every message
+            // handled before it is queued by now: all of them go in this run.
+            while let Ok(p) = rx.try_recv() {
+                run.push(p);
             }
         }
         let mut sources = Vec::with_capacity(run.len());
@@ -1084,6 +1243,7 @@ async fn acker(
             .send(AfterPending {
                 sources,
                 deliveries,
+                flushed: flush,
             })
             .await
             .is_err()
@@ -1111,6 +1271,10 @@ async fn offset_storer(
                 // The partition was revoked meanwhile: its new owner redoes the message.
                 debug!(topic = %topic, partition, offset, error = %e, "offset not stored");
             }
+        }
+        if let Some(done) = p.flushed {
+            // Everything queued before the flush request is stored: runs reach here in order.
+            let _ = done.send(());
         }
     }
 }
@@ -1255,5 +1419,166 @@ mod coalesce_tests {
         ]);
         assert_eq!(out.len(), 2);
         assert!(last_per_key(Vec::new()).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod revoke_flush_tests {
+    use super::*;
+
+    /// Answers flush requests like the acker and storer do: from a task on the runtime, after a
+    /// runtime timer.
+    fn answering(mut requests: mpsc::UnboundedReceiver<Flush>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            while let Some(done) = requests.recv().await {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = done.send(());
+            }
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_revoke_on_the_only_runtime_worker_waits_for_tasks_on_the_same_runtime() {
+        // The rebalance callback runs inside the processing task's `recv`, on a runtime worker;
+        // with one worker, only `block_in_place` lets the answering task run meanwhile.
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _acker = answering(rx);
+        let callback = tokio::spawn(async move {
+            let started = Instant::now();
+            (
+                flush_and_wait(&tx, Duration::from_secs(5)),
+                started.elapsed(),
+            )
+        });
+        let (outcome, took) = callback.await.unwrap();
+        assert_eq!(outcome, Flushed::Done);
+        assert!(
+            took < Duration::from_secs(2),
+            "no deadlock until the timeout: {took:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_current_thread_runtime_asks_for_the_flush_but_does_not_wait() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        assert_eq!(
+            flush_and_wait(&tx, Duration::from_secs(5)),
+            Flushed::CannotWait
+        );
+        assert!(rx.try_recv().is_ok(), "the acker still flushes early");
+    }
+
+    #[test]
+    fn outside_a_runtime_the_wait_is_bounded_and_a_gone_acker_does_not_block() {
+        // Answered from another thread.
+        let (tx, mut rx) = mpsc::unbounded_channel::<Flush>();
+        let answer = std::thread::spawn(move || {
+            let done = rx.blocking_recv().unwrap();
+            done.send(()).unwrap();
+            rx
+        });
+        assert_eq!(flush_and_wait(&tx, Duration::from_secs(5)), Flushed::Done);
+        // Never answered: the revoke goes on after the timeout.
+        let rx = answer.join().unwrap();
+        let started = Instant::now();
+        assert_eq!(
+            flush_and_wait(&tx, Duration::from_millis(100)),
+            Flushed::TimedOut
+        );
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        // The acker has stopped (shutdown drained it, or a delivery failed).
+        drop(rx);
+        assert_eq!(
+            flush_and_wait(&tx, Duration::from_secs(5)),
+            Flushed::AckerGone
+        );
+    }
+
+    fn runtime() -> Arc<Runtime> {
+        Arc::new(Runtime::new(Settings::from_env().unwrap()).unwrap())
+    }
+
+    fn pending(partition: i32, offset: i64) -> Pending {
+        Pending {
+            source: Some(("in".into(), partition, offset)),
+            deliveries: Vec::new(),
+            after: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flush_request_ends_the_linger_with_everything_queued() {
+        let (ack_tx, ack_rx) = mpsc::channel(16);
+        let (flush_tx, flush_rx) = mpsc::unbounded_channel();
+        let (after_tx, mut after_rx) = mpsc::channel(16);
+        let (fail_tx, _fail_rx) = watch::channel(None);
+        let coalesce = Coalesce {
+            linger: Duration::from_secs(60),
+            max: 100,
+        };
+        let task = tokio::spawn(acker(
+            runtime(),
+            "test",
+            ack_rx,
+            flush_rx,
+            after_tx,
+            fail_tx,
+            coalesce,
+        ));
+        ack_tx.send(pending(0, 1)).await.unwrap();
+        tokio::task::yield_now().await;
+        ack_tx.send(pending(1, 7)).await.unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        flush_tx.send(done_tx).unwrap();
+        let run = tokio::time::timeout(Duration::from_secs(5), after_rx.recv())
+            .await
+            .expect("flushed long before the 60 s linger")
+            .unwrap();
+        assert_eq!(
+            run.sources,
+            vec![("in".to_string(), 0, 1), ("in".to_string(), 1, 7)]
+        );
+        run.flushed
+            .expect("the run answers the request")
+            .send(())
+            .unwrap();
+        assert!(done_rx.try_recv().is_ok());
+
+        // With nothing queued, the request is answered by an empty run.
+        let (done_tx, _done_rx) = std::sync::mpsc::sync_channel(1);
+        flush_tx.send(done_tx).unwrap();
+        let run = after_rx.recv().await.unwrap();
+        assert!(run.sources.is_empty() && run.flushed.is_some());
+        drop(ack_tx);
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn without_a_flusher_the_acker_runs_as_before() {
+        let (ack_tx, ack_rx) = mpsc::channel(16);
+        let (flush_tx, flush_rx) = mpsc::unbounded_channel::<Flush>();
+        drop(flush_tx); // a stage without a state topic
+        let (after_tx, mut after_rx) = mpsc::channel(16);
+        let (fail_tx, _fail_rx) = watch::channel(None);
+        let coalesce = Coalesce {
+            linger: Duration::ZERO,
+            max: 100,
+        };
+        let task = tokio::spawn(acker(
+            runtime(),
+            "test",
+            ack_rx,
+            flush_rx,
+            after_tx,
+            fail_tx,
+            coalesce,
+        ));
+        ack_tx.send(pending(2, 3)).await.unwrap();
+        let run = after_rx.recv().await.unwrap();
+        assert_eq!(run.sources, vec![("in".to_string(), 2, 3)]);
+        assert!(run.flushed.is_none());
+        drop(ack_tx);
+        task.await.unwrap();
+        assert!(after_rx.recv().await.is_none());
     }
 }
