@@ -24,9 +24,10 @@ struct Topic {
 
 impl Topic {
     fn new(name: &'static str, pattern: &str) -> Topic {
-        // Derived from the pattern as written (lower case), matched ASCII-case-insensitively
-        // like the `(?i)` regex; a literal with a non-ASCII letter could miss its upper case,
-        // so such literal sets are not used.
+        // Derived from the pattern as written (lower case) and matched ASCII-case-insensitively,
+        // which is what the `(?i)` regex does on ASCII letters; a literal with a non-ASCII letter
+        // could miss its upper case, so such literal sets are not used. (Unicode folds of ASCII
+        // letters, such as the Kelvin sign for "k", are not looked for.)
         let prefilter =
             super::literals::required_any([pattern], &regex_syntax::ParserBuilder::new(), &|_| {
                 true
