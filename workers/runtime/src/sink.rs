@@ -15,11 +15,11 @@ use crate::dlq::{self, DeadLetter};
 use crate::internal_events::{AuditBatchWritten, DeadLettered, EventReceived, RecordProduced};
 use crate::telemetry;
 use crate::worker::{
-    flagged, retry_transient, supervise, Rejection, Restartable, Runtime, WorkerError,
+    commit_stored, flagged, retry_transient, supervise, Rejection, Restartable, Runtime,
+    WorkerError,
 };
 use apache_avro::types::Value;
-use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use std::future::Future;
 use std::sync::Arc;
@@ -314,10 +314,7 @@ async fn run_sink_once<S: Sink>(
         }
     };
 
-    match consumer.commit_consumer_state(CommitMode::Sync) {
-        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-        Err(e) => warn!(worker = name, error = %e, "final commit failed"),
-    }
+    commit_stored(&consumer, name, "final commit");
     info!(worker = name, ok = result.is_ok(), "sink stopped");
     result
 }

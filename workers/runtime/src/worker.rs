@@ -484,11 +484,7 @@ impl rdkafka::consumer::ConsumerContext for Rebalances {
             Flushed::Done => {
                 // librdkafka also commits the stored offsets of unassigned partitions (with
                 // auto-commit); committing here makes it done before the group moves on.
-                match blocking(|| base.commit_consumer_state(CommitMode::Sync)) {
-                    Some(Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset))) => {}
-                    Some(Err(e)) => warn!(worker, error = %e, "commit before a revoke failed"),
-                    Some(Ok(())) | None => {}
-                }
+                blocking(|| commit_stored(base, worker, "commit before a revoke"));
                 let elapsed_ms = started.elapsed().as_millis() as u64;
                 info!(
                     worker,
@@ -562,6 +558,19 @@ impl Rebalances {
             return Vec::new();
         }
         std::mem::take(&mut *self.changes.lock().expect("rebalance lock"))
+    }
+}
+
+/// Commits the offsets stored so far, synchronously; `what` names the commit in the warning
+/// logged when it fails. Nothing stored since the last commit is not a failure.
+pub(crate) fn commit_stored<C, K>(consumer: &K, worker: &'static str, what: &str)
+where
+    C: rdkafka::consumer::ConsumerContext + 'static,
+    K: Consumer<C>,
+{
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(e) => warn!(worker, error = %e, "{what} failed"),
     }
 }
 
@@ -885,11 +894,7 @@ async fn run_stage_once<S: Stage>(
     let _ = acker.await;
     let _ = storer.await;
     rt.producer.flush(Duration::from_secs(10)).ok();
-    match consumer.commit_consumer_state(CommitMode::Sync) {
-        Ok(()) => {}
-        Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-        Err(e) => warn!(worker = name, error = %e, "final commit failed"),
-    }
+    commit_stored(&*consumer, name, "final commit");
     info!(worker = name, ok = result.is_ok(), "worker stopped");
     result
 }
