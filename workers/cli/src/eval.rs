@@ -510,18 +510,49 @@ pub fn out_of_scope_section(input: &EvalInput) -> anyhow::Result<Section> {
         metrics: Vec::new(),
         errors: Vec::new(),
     };
-    let mut table = Table::new("fires", &["dataset", "n", "fired", "rate"]);
-    let mut runner = TurnRunner::new(input.policy);
     let datasets = [
         ("bitext".to_string(), bitext),
         ("banking77".into(), banking),
     ]
     .into_iter()
     .chain(clinc);
+    let table = fire_rates(
+        input,
+        &mut section,
+        ReasonKind::OutOfScope,
+        datasets,
+        FireRateLabels {
+            table: "fires",
+            rate_column: "rate",
+            metric: "fire_rate",
+            error_kind: "fired",
+        },
+    );
+    section.tables.push(table);
+    Ok(section)
+}
+
+/// How [`fire_rates`] names its table, rate column, metric and error examples.
+struct FireRateLabels {
+    table: &'static str,
+    rate_column: &'static str,
+    metric: &'static str,
+    error_kind: &'static str,
+}
+
+/// Single turns of negative-only data sets through the detector: one row per data set of how
+/// many escalate with `kind`, a metric per data set, and the firing texts as error examples.
+fn fire_rates(
+    input: &EvalInput,
+    section: &mut Section,
+    kind: ReasonKind,
+    datasets: impl IntoIterator<Item = (String, Vec<Sample>)>,
+    labels: FireRateLabels,
+) -> Table {
+    let mut table = Table::new(labels.table, &["dataset", "n", "fired", labels.rate_column]);
+    let mut runner = TurnRunner::new(input.policy);
     for (name, samples) in datasets {
-        let outcome = evaluate_binary(&samples, input.errors, |t| {
-            runner.escalates_for(t, ReasonKind::OutOfScope)
-        });
+        let outcome = evaluate_binary(&samples, input.errors, |t| runner.escalates_for(t, kind));
         let c = &outcome.confusion;
         table.row(vec![
             name.clone(),
@@ -531,20 +562,19 @@ pub fn out_of_scope_section(input: &EvalInput) -> anyhow::Result<Section> {
         ]);
         section.metrics.push(Metric {
             dataset: name.clone(),
-            name: "fire_rate".into(),
+            name: labels.metric.into(),
             value: c.fp_rate(),
         });
         for (label, text) in outcome.false_positives {
             section.errors.push(ErrorExample {
                 dataset: name.clone(),
-                kind: "fired".into(),
+                kind: labels.error_kind.into(),
                 label,
                 text,
             });
         }
     }
-    section.tables.push(table);
-    Ok(section)
+    table
 }
 
 fn read_team_map(data: &Path, relative: &str) -> anyhow::Result<BTreeMap<String, String>> {
@@ -723,38 +753,25 @@ pub fn sentiment_section(input: &EvalInput) -> anyhow::Result<Section> {
         metrics: Vec::new(),
         errors: Vec::new(),
     };
-    let mut table = Table::new("false fires", &["dataset", "n", "fired", "false-fire rate"]);
-    let mut runner = TurnRunner::new(input.policy);
-    for (name, samples) in [
-        ("isarcasmeval sarcastic", &sarcastic),
-        ("isarcasmeval rephrases", &rephrase),
-        ("isarcasmeval non-sarcastic", &plain),
-        ("banking77 (routine requests)", &banking),
-    ] {
-        let outcome = evaluate_binary(samples, input.errors, |t| {
-            runner.escalates_for(t, ReasonKind::Sentiment)
-        });
-        let c = &outcome.confusion;
-        table.row(vec![
-            name.into(),
-            c.n().to_string(),
-            (c.fp).to_string(),
-            fmt_percent(c.fp_rate()),
-        ]);
-        section.metrics.push(Metric {
-            dataset: name.into(),
-            name: "false_fire_rate".into(),
-            value: c.fp_rate(),
-        });
-        for (label, text) in outcome.false_positives {
-            section.errors.push(ErrorExample {
-                dataset: name.into(),
-                kind: "FP".into(),
-                label,
-                text,
-            });
-        }
-    }
+    let datasets = [
+        ("isarcasmeval sarcastic", sarcastic),
+        ("isarcasmeval rephrases", rephrase),
+        ("isarcasmeval non-sarcastic", plain),
+        ("banking77 (routine requests)", banking),
+    ]
+    .map(|(name, samples)| (name.to_string(), samples));
+    let table = fire_rates(
+        input,
+        &mut section,
+        ReasonKind::Sentiment,
+        datasets,
+        FireRateLabels {
+            table: "false fires",
+            rate_column: "false-fire rate",
+            metric: "false_fire_rate",
+            error_kind: "FP",
+        },
+    );
     section.tables.push(table);
     Ok(section)
 }
