@@ -7,6 +7,7 @@
 //! - [`route`]: ordered routing rules (router).
 //! - [`replay`] and [`pipeline`]: the JSON Lines replay format and all stages in one process,
 //!   for `handoff replay`, evaluation and tests.
+//! - [`semantic`]: the sentence-encoder contract the learned detectors read.
 //! - [`validate`]: bounds on input records (ids, sizes, timestamps) checked before any state.
 //!
 //! Every stage is a plain function over plain types: the workers, the CLI and the tests call the
@@ -21,6 +22,7 @@ pub mod policy;
 pub mod records;
 pub mod replay;
 pub mod route;
+pub mod semantic;
 pub mod time;
 pub mod validate;
 
