@@ -152,7 +152,9 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     let kills = Arc::new(AtomicUsize::new(0));
     let restarts = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let mut chaos_tasks = Vec::new();
+    // Every fault task in one set: the first to fail (a worker that did not exit cleanly)
+    // fails the test at once, instead of leaving the waits below to time out.
+    let mut chaos_tasks = tokio::task::JoinSet::new();
     let exits: Arc<Mutex<Vec<(&'static str, Duration)>>> = Arc::default();
     if plan.mode == Mode::Kill {
         for (i, worker) in WORKERS.iter().enumerate() {
@@ -167,7 +169,7 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
             let (settings, topics) = (settings.clone(), inputs(&settings, &policy, worker));
             let mut rng = Rng::new(plan.seed.wrapping_mul(31).wrapping_add(i as u64 + 1));
             let (n, uptime) = (plan.kills, plan.uptime_ms);
-            chaos_tasks.push(tokio::spawn(async move {
+            chaos_tasks.spawn(async move {
                 for k in 0..n {
                     tokio::time::sleep(Duration::from_millis(rng.between(uptime.0, uptime.1))).await;
                     let backlog = wait_for_backlog(&settings, worker, &topics, &stop).await;
@@ -180,7 +182,7 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
                     *fleet[i].lock().unwrap() = Some(spawn_env(worker, &env, &log));
                     restarts.fetch_add(1, Ordering::Relaxed);
                 }
-            }));
+            });
         }
     } else {
         let (fleet, env, log, kills, restarts, stop, exits) = (
@@ -199,7 +201,7 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
             .collect();
         let mut rng = Rng::new(plan.seed);
         let (n, uptime) = (plan.kills, plan.uptime_ms);
-        chaos_tasks.push(tokio::spawn(async move {
+        chaos_tasks.spawn(async move {
             for round in 0..n {
                 for (i, worker) in WORKERS.iter().enumerate() {
                     tokio::time::sleep(Duration::from_millis(rng.between(uptime.0, uptime.1))).await;
@@ -217,7 +219,7 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
                     restarts.fetch_add(1, Ordering::Relaxed);
                 }
             }
-        }));
+        });
     }
 
     // tansu 0.6.0 can leave a group forming around a leader that is gone (a member's session
@@ -265,13 +267,11 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     eprintln!("[{label}] events published after {:?}", started.elapsed());
     // Operators act on handoffs they have seen: once the detector has consumed every event.
     let t = settings.topics();
-    wait_consumed(
-        &settings,
-        "detector",
-        &[t.events()],
-        Duration::from_secs(1200),
-    )
-    .await?;
+    let events_topic = [t.events()];
+    tokio::select! {
+        consumed = wait_consumed(&settings, "detector", &events_topic, Duration::from_secs(1200)) => consumed?,
+        failed = first_failure(&mut chaos_tasks) => return Err(failed),
+    }
     let cmds: Vec<ReplayRecord> = commands(&want.routes, 20, "cc-");
     want.feed(&mut pipeline, &cmds);
     produce_replay(&settings, &cmds).await?;
@@ -282,8 +282,8 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     );
 
     // Every kill happens (and every worker is back) before the final check.
-    for task in chaos_tasks {
-        task.await?;
+    while let Some(task) = chaos_tasks.join_next().await {
+        task?;
     }
     let report = verify(&settings, &db_url, &policy, &want, plan.settle).await?;
     stop.store(true, Ordering::Relaxed);
@@ -425,4 +425,14 @@ async fn rolling_restart_under_load_drains_and_repeats_nothing() -> anyhow::Resu
         },
     )
     .await
+}
+
+/// The first fault task that panicked (its assertion says why), or never.
+async fn first_failure(tasks: &mut tokio::task::JoinSet<()>) -> anyhow::Error {
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done {
+            return anyhow::anyhow!("a fault task failed: {e}");
+        }
+    }
+    std::future::pending().await
 }
