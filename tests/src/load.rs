@@ -372,7 +372,7 @@ pub async fn read_to_end(
     settings: &Settings,
     topics: &[String],
 ) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
-    // Retried: a broker restarting meanwhile (see the chaos watchdog) is not a failure.
+    // Retried: a broker restarting meanwhile (tests/tests/broker_restart.rs) is not a failure.
     let mut attempt = 0;
     loop {
         match read_to_end_once(settings, topics).await {

@@ -45,8 +45,7 @@ struct Plan {
     /// how long a worker runs between its restart and its next kill (uniform in this range)
     uptime_ms: (u64, u64),
     seed: u64,
-    /// run on a private tansu: keeps the load off the shared broker (whose stalls under every
-    /// test's topics time sessions out) and lets the watchdog restart it (see below)
+    /// run on a private Kafka: keeps the load off the shared broker the other tests use
     private_broker: bool,
     /// how long the final check waits for the audit to converge
     settle: Duration,
@@ -73,9 +72,6 @@ fn inputs(settings: &Settings, policy: &handoff_core::Policy, worker: &str) -> V
         }
     }
 }
-
-/// A worker group with input waiting that commits nothing for this long is stuck.
-const STUCK_AFTER: Duration = Duration::from_secs(60);
 
 /// How long a worker may take from SIGTERM to exit (drain in-flight deliveries, commit).
 const MAX_DRAIN: Duration = Duration::from_secs(15);
@@ -110,9 +106,9 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     let mut settings = test_settings(label);
     let broker = plan
         .private_broker
-        .then(|| Arc::new(Mutex::new(handoff_tests::broker::Tansu::create())));
+        .then(handoff_tests::broker::Kafka::create);
     if let Some(b) = &broker {
-        settings.kafka.brokers = b.lock().unwrap().brokers();
+        settings.kafka.brokers = b.brokers();
         eprintln!("[{label}] private broker at {}", settings.kafka.brokers);
     }
     let db_url = with_database(&mut settings).await?;
@@ -222,43 +218,6 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
         });
     }
 
-    // tansu 0.6.0 can leave a group forming around a leader that is gone (a member's session
-    // timing out while the broker stalls under this load; README, "Known broker quirks"): the
-    // group's members then wait forever for an assignment. Only reloading the group from storage
-    // clears it, i.e. a broker restart. With a private broker, a worker group that has input
-    // waiting and commits nothing for STUCK_AFTER gets one (the workers reconnect and carry on;
-    // each such restart is counted and printed).
-    let broker_restarts = Arc::new(AtomicUsize::new(0));
-    let watchdog = broker.clone().map(|broker| {
-        let (settings, restarts, stop) = (settings.clone(), broker_restarts.clone(), stop.clone());
-        let groups: Vec<(&'static str, Vec<String>)> = WORKERS.iter().map(|w| (*w, inputs(&settings, &policy, w))).collect();
-        tokio::spawn(async move {
-            let mut last: Vec<(i64, Instant)> = vec![(-1, Instant::now()); groups.len()];
-            while !stop.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                for (i, (worker, topics)) in groups.iter().enumerate() {
-                    let Ok((done, high)) = group_position(&settings, worker, topics).await else { continue };
-                    if done != last[i].0 || high <= done {
-                        last[i] = (done, Instant::now());
-                    } else if last[i].1.elapsed() > STUCK_AFTER {
-                        eprintln!("[chaos] {worker} has committed nothing for {STUCK_AFTER:?} with {} records waiting: restarting the private broker (tansu group quirk)", high - done);
-                        let b = broker.clone();
-                        tokio::task::spawn_blocking(move || {
-                            let mut b = b.lock().unwrap();
-                            b.stop();
-                            b.start();
-                        })
-                        .await
-                        .unwrap();
-                        restarts.fetch_add(1, Ordering::Relaxed);
-                        last = vec![(-1, Instant::now()); groups.len()];
-                        break;
-                    }
-                }
-            }
-        })
-    });
-
     // The load, paced over the run.
     for chunk in events.chunks(plan.chunk) {
         produce_replay(&settings, chunk).await?;
@@ -287,18 +246,14 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     }
     let report = verify(&settings, &db_url, &policy, &want, plan.settle).await?;
     stop.store(true, Ordering::Relaxed);
-    if let Some(w) = watchdog {
-        w.await?;
-    }
     report.print(label);
     eprintln!(
-        "[{label}] events={} commands={} conversations={} kills={} restarts={} broker restarts (quirk)={} lost={} duplicates={} team repeats (dropped by handoff_id)={} elapsed={:?}",
+        "[{label}] events={} commands={} conversations={} kills={} restarts={} lost={} duplicates={} team repeats (dropped by handoff_id)={} elapsed={:?}",
         events.len(),
         cmds.len(),
         plan.conversations,
         kills.load(Ordering::Relaxed),
         restarts.load(Ordering::Relaxed),
-        broker_restarts.load(Ordering::Relaxed),
         report.lost,
         report.duplicates,
         report.team_repeats,

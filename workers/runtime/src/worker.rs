@@ -268,6 +268,9 @@ impl Runtime {
         compacted: Option<&str>,
     ) -> Result<(), WorkerError> {
         let k = &self.settings.kafka;
+        kafka::check_connection(k)
+            .await
+            .map_err(|e| WorkerError::Startup(e.to_string()))?;
         let topics = self.settings.topics();
         let mut specs: Vec<kafka::TopicSpec<'_>> = Vec::new();
         for t in inputs
