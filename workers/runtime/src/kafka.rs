@@ -6,6 +6,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::RDKafkaErrorCode;
 use secrecy::ExposeSecret;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Options every client shares: brokers, security, then the raw pass-through options.
@@ -98,9 +100,16 @@ pub async fn check_connection(k: &KafkaSettings) -> Result<(), ConnectError> {
         .map_err(|e| ConnectError::Config(e.to_string()))?;
     let brokers = k.brokers.clone();
     let timeout = Duration::from_millis(k.connect_timeout_ms);
+    // The runtime's shutdown waits for its blocking tasks: when a SIGTERM cancels start-up
+    // (this future is dropped), the loop must end at its next round, not at the timeout.
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let _abandon_on_drop = SetOnDrop(abandoned.clone());
     tokio::task::spawn_blocking(move || {
         let began = std::time::Instant::now();
         loop {
+            if abandoned.load(Ordering::Relaxed) {
+                return Err(ConnectError::Config("start-up cancelled".into()));
+            }
             let answer = probe
                 .client()
                 .fetch_metadata(None, Duration::from_millis(500));
@@ -131,6 +140,15 @@ pub async fn check_connection(k: &KafkaSettings) -> Result<(), ConnectError> {
     })
     .await
     .map_err(|e| ConnectError::Config(format!("start-up check panicked: {e}")))?
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The pass-through options: `[kafka.options]` for every client, then the role's own.
