@@ -10,11 +10,11 @@ ENV := source infra/env.sh
 BIN := $(shell source infra/env.sh && echo "$$HANDOFF_BIN_DIR")
 RUN_DIR := $(shell source infra/env.sh && echo "$$HANDOFF_RUN_DIR")
 
-.PHONY: help build infra-up infra-down run stop test bench chaos soak fmt clippy clean-run console-e2e
+.PHONY: help build build-deps infra-up infra-down run stop test bench chaos soak fmt clippy clean-run console-e2e
 
 help:
 	@echo "make build       cargo build --workspace --bins"
-	@echo "make infra-up    start tansu (Kafka API), Postgres, schema registry on 127.0.0.1"
+	@echo "make infra-up    start Apache Kafka (KRaft), Postgres, schema registry on 127.0.0.1"
 	@echo "make infra-down  stop them (only what we started)"
 	@echo "make run         build, infra-up, start workers, play infra/samples through the demo"
 	@echo "make stop        stop workers and infra"
@@ -25,11 +25,15 @@ help:
 	@echo "make console-e2e browser end-to-end test of the operator console (headless Chromium)"
 	@echo "make fmt | clippy | clean-run"
 
-build:
+build: build-deps
 	@echo "==> building all workspace binaries"
 	cargo build --workspace --bins
 
-infra-up:
+# Debian packages librdkafka is built against (OpenSSL, libcurl); installs only what is missing.
+build-deps:
+	infra/build-deps.sh
+
+infra-up: build-deps
 	@echo "==> building the dev schema registry"
 	cargo build -p handoff-registry --bin schema-registry
 	@echo "==> bringing up local infra"
@@ -47,7 +51,7 @@ run: build infra-up
 	@echo
 	@echo "==> the stack is still running. Stop it with: make stop"
 	@echo "    operator console: http://127.0.0.1:19100/ (tokens: $(RUN_DIR)/console/operators.toml)"
-	@echo "    logs: $(RUN_DIR)/logs/{tansu,postgres,registry,detector,builder,router,auditor,console}.log"
+	@echo "    logs: $(RUN_DIR)/logs/{kafka,postgres,registry,detector,builder,router,auditor,console}.log"
 
 stop:
 	@echo "==> stopping workers, then local infra"

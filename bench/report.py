@@ -187,7 +187,7 @@ with open(a.md, "w") as f:
     f.write(f"- load: {a.conversations} conversations x {a.turns} turns of mixed events (about 1 in 4 "
             "escalates: explicit request, legal threat, transfer_to_human tool call), plus one sentinel "
             "per events partition\n")
-    f.write(f"- broker: {os.environ.get('BENCH_BROKER_DESC', 'tansu 0.6.0, sqlite storage, private to this run, on the same machine')}\n")
+    f.write(f"- broker: {os.environ.get('BENCH_BROKER_DESC', 'Apache Kafka 4.1.1 (KRaft, one node), private to this run, on the same machine')}\n")
     f.write("- latency: from the triggering event handed to the producer to its RoutedHandoff read "
             "from the team topic (pipeline), or to the record read from the last relay topic "
             "(passthrough, every record timed)\n")
@@ -203,10 +203,8 @@ with open(a.md, "w") as f:
                 f"{r['offered_rate']:.0f} | {r['arrived']}/{r['expected']} | {L['p50_ms']} | {L['p90_ms']} | {L['p99_ms']} | {L['max_ms']} | "
                 f"{us(cpu_us(r, 'worker_cpu_s'))} / {us(cpu_us(r, 'broker_cpu_s'))} |\n")
     f.write("\n## Reading these figures\n\n"
-            "- Every process here (broker, workers, load generator) shares the machine's cores. tansu's "
-            "sqlite engine spends CPU per record batch written and per fetch, and its fetches slow down "
-            "as a topic written in small batches grows, so the Kafka figures measure what each path "
-            "asks of the broker as much as the workers.\n"
+            "- Every process here (broker, workers, load generator) shares the machine's cores, so the "
+            "Kafka figures measure what each path asks of the broker as much as the workers.\n"
             "- The passthrough writes every event 4 times (input + 3 relays) and reads it back 3 times. "
             "The pipeline writes the input and, per run of queued events, one state record per "
             "conversation; only escalations travel further. That is why it is faster than the "

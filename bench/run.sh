@@ -10,10 +10,11 @@
 # Prints a table with each figure beside its baseline/target and writes
 # bench/results/<date>-<host>.md (+ .jsonl with the raw run summaries).
 #
-# The Kafka runs use a private tansu (same version and sqlite engine as infra/tansu.sh, on
-# BENCH_KAFKA_PORT, data under target/bench/broker), started empty for each run and deleted
-# afterwards, so every path is measured on the same idle, empty broker and not on the shared one
-# that tests and `make run` leave topics and consumer groups on. BENCH_BROKERS=host:port uses that broker instead (e.g. a real
+# The Kafka runs use a private Apache Kafka (infra/kafka.sh with HANDOFF_KAFKA_DIR: the same jars
+# and settings as the shared one, on BENCH_KAFKA_PORT and the two ports after it, data under
+# target/bench/broker), started empty for this bench and deleted afterwards, so every path is
+# measured on the same idle broker and not on the shared one that tests and `make run` leave
+# topics and consumer groups on. BENCH_BROKERS=host:port uses that broker instead (e.g. a real
 # cluster); the registry and Postgres are the ones in infra/env.sh.
 #
 # Knobs: BENCH_CONVERSATIONS (default 600: a few minutes in all, most of it the baselines),
@@ -54,7 +55,7 @@ cpu_of() {
   done
   python3 -c "print($t / $TICK)"
 }
-broker_pid() { [[ -z ${BENCH_BROKERS:-} ]] && cat "$BROKER_RUN_DIR/pids/tansu.pid" 2>/dev/null || true; }
+broker_pid() { [[ -z ${BENCH_BROKERS:-} ]] && cat "$BROKER_RUN_DIR/kafka.pid" 2>/dev/null || true; }
 # Runs `handoff load ...` and records the CPU the started processes (workers or relays) and the
 # private broker used during it: the broker-independent cost of each path.
 # Start-up (interpreter, imports, schema registration) is left out: the processes get 2 s to settle.
@@ -88,23 +89,30 @@ cleanup() {
 trap cleanup EXIT
 
 BROKER_RUN_DIR=$ROOT/target/bench/broker
-broker() { HANDOFF_RUN_DIR=$BROKER_RUN_DIR HANDOFF_KAFKA_PORT=${BENCH_KAFKA_PORT:-19192} infra/tansu.sh "$@"; }
+BENCH_KAFKA_PORT=${BENCH_KAFKA_PORT:-19192}
+broker() {
+  HANDOFF_KAFKA_DIR=$BROKER_RUN_DIR HANDOFF_KAFKA_PORT=$BENCH_KAFKA_PORT \
+    HANDOFF_KAFKA_SASL_PORT=$((BENCH_KAFKA_PORT + 1)) HANDOFF_KAFKA_CONTROLLER_PORT=$((BENCH_KAFKA_PORT + 2)) \
+    infra/kafka.sh "$@"
+}
 if [[ -n ${BENCH_BROKERS:-} ]]; then
   export HANDOFF_KAFKA__BROKERS=$BENCH_BROKERS
   export BENCH_BROKER_DESC="$BENCH_BROKERS (BENCH_BROKERS)"
   say "using the broker at $BENCH_BROKERS"
 else
-  export HANDOFF_KAFKA__BROKERS=127.0.0.1:${BENCH_KAFKA_PORT:-19192}
+  export HANDOFF_KAFKA__BROKERS=127.0.0.1:$BENCH_KAFKA_PORT
   trap 'cleanup; broker stop >/dev/null 2>&1 || true; rm -rf "$BROKER_RUN_DIR"' EXIT
 fi
-# Every run starts on an empty private broker: tansu's sqlite store slows down as it grows, so
-# a run on a broker the previous runs filled would pay for them. (Stops one a killed bench may
-# have left, too.)
+# The private broker, started empty on first use (stopping one a killed bench may have left)
+# and kept for the later runs: each run has its own topics, and Kafka's appends and fetches do
+# not slow down with what earlier runs wrote.
 fresh_broker() {
   [[ -n ${BENCH_BROKERS:-} ]] && return 0
+  [[ -n ${BROKER_STARTED:-} ]] && return 0
   broker stop >/dev/null 2>&1 || true
   rm -rf "$BROKER_RUN_DIR"
   broker start >/dev/null
+  BROKER_STARTED=1
 }
 
 say "building release binaries"

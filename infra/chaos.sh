@@ -3,7 +3,8 @@
 # through the four worker binaries, each SIGKILLed several times at random moments and
 # restarted; the run must end equal to a fault-free one (tests/tests/chaos.rs, `chaos_100k`).
 # Needs the local stack (make infra-up) for the schema registry and Postgres; the broker is a
-# private tansu the test starts (CHAOS_PRIVATE_BROKER=0 uses the shared one).
+# private Apache Kafka the test starts (infra/kafka.sh with HANDOFF_KAFKA_DIR; CHAOS_PRIVATE_BROKER=0
+# uses the shared one).
 # Knobs (environment): CHAOS_SEED (repeat a kill schedule), CHAOS_CONVERSATIONS (4000),
 # CHAOS_TURNS (25), CHAOS_KILLS per worker (4), CHAOS_UPTIME_MIN_MS / CHAOS_UPTIME_MAX_MS (time
 # between a restart and the next kill, 15000-60000), CHAOS_PAUSE_MS (between batches, 2000).

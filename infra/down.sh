@@ -8,7 +8,7 @@ source "$dir/lib.sh"
 
 "$dir/registry.sh" stop
 "$dir/postgres.sh" stop
-"$dir/tansu.sh" stop
+"$dir/kafka.sh" stop
 if grep -q ': running' < <("$dir/workers.sh" status 2>/dev/null); then
   warn "workers are still running; stop them with: infra/workers.sh stop (or make stop)"
 fi

@@ -11,6 +11,10 @@ HANDOFF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export HANDOFF_KAFKA_PORT="${HANDOFF_KAFKA_PORT:-19092}"
 export HANDOFF_REGISTRY_PORT="${HANDOFF_REGISTRY_PORT:-18081}"
 export HANDOFF_PG_PORT="${HANDOFF_PG_PORT:-15432}"
+# The dev Kafka's SASL_SSL listener (TLS tests) and its KRaft controller listener sit next to
+# the plaintext one unless set.
+export HANDOFF_KAFKA_SASL_PORT="${HANDOFF_KAFKA_SASL_PORT:-$((HANDOFF_KAFKA_PORT + 1))}"
+export HANDOFF_KAFKA_CONTROLLER_PORT="${HANDOFF_KAFKA_CONTROLLER_PORT:-$((HANDOFF_KAFKA_PORT + 2))}"
 
 # Worker configuration (figment env provider: `__` separates nesting levels).
 export HANDOFF_KAFKA__BROKERS="${HANDOFF_KAFKA__BROKERS:-127.0.0.1:$HANDOFF_KAFKA_PORT}"

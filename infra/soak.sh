@@ -2,8 +2,8 @@
 # Soak (make soak): a steady generated load through the four worker binaries while their RSS is
 # sampled every 10 s; ends by checking nothing was lost and every worker stayed under the RSS
 # bound (tests/tests/soak.rs). Needs the local stack (make infra-up) for the schema registry
-# and Postgres; the broker is a private tansu the test starts (SOAK_PRIVATE_BROKER=0 uses the
-# shared one).
+# and Postgres; the broker is a private Apache Kafka the test starts (SOAK_PRIVATE_BROKER=0 uses
+# the shared one).
 # Knobs: SOAK_SECONDS (600), SOAK_RATE events/s (200), SOAK_RSS_LIMIT_MB (300).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh

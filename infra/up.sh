@@ -7,8 +7,8 @@ dir="$(dirname "${BASH_SOURCE[0]}")"
 source "$dir/lib.sh"
 
 t0=$SECONDS
-"$dir/tansu.sh" install
-"$dir/tansu.sh" start
+"$dir/kafka.sh" install
+"$dir/kafka.sh" start
 "$dir/postgres.sh" install
 "$dir/postgres.sh" start
 "$dir/registry.sh" start

@@ -1,124 +1,87 @@
-//! A private tansu broker for tests that restart the broker or must not load the shared one:
-//! the command line of infra/tansu.sh, on a free loopback port, with its own sqlite data
-//! directory; stopped and deleted on drop.
+//! A private Apache Kafka for tests that restart the broker or must not load the shared one:
+//! `infra/kafka.sh` with `HANDOFF_KAFKA_DIR` set (its data, config, pid file and log in a
+//! directory of its own) on free loopback ports; stopped and deleted on drop.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-/// Our own tansu: started by [`Tansu::start`], killed and its data deleted on drop.
-pub struct Tansu {
+/// Our own broker: started by [`Kafka::create`], stopped and its data deleted on drop.
+pub struct Kafka {
     dir: PathBuf,
     port: u16,
-    child: Option<Child>,
+    sasl_port: u16,
+    controller_port: u16,
+    running: bool,
 }
 
-fn tansu_bin() -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let candidates = [PathBuf::from(&home).join(".cargo/bin/tansu")];
-    candidates
-        .into_iter()
-        .find(|p| p.exists())
-        .or_else(|| {
-            let out = Command::new("sh")
-                .args(["-c", "command -v tansu"])
-                .output()
-                .ok()?;
-            let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            p.exists().then_some(p)
-        })
-        .expect("tansu installed (infra/tansu.sh install)")
+/// Three distinct free loopback ports (plaintext, SASL_SSL, controller), held together while
+/// they are chosen so they differ.
+fn free_ports() -> (u16, u16, u16) {
+    let listeners: Vec<_> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let port = |i: usize| listeners[i].local_addr().unwrap().port();
+    (port(0), port(1), port(2))
 }
 
-fn port_open(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300))
-        .is_ok()
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/kafka.sh")
 }
 
-impl Tansu {
-    pub fn create() -> Tansu {
+impl Kafka {
+    pub fn create() -> Kafka {
         let dir =
-            std::env::temp_dir().join(format!("handoff-tansu-{}", uuid::Uuid::new_v4().simple()));
+            std::env::temp_dir().join(format!("handoff-kafka-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut t = Tansu {
+        let (port, sasl_port, controller_port) = free_ports();
+        let mut k = Kafka {
             dir,
             port,
-            child: None,
+            sasl_port,
+            controller_port,
+            running: false,
         };
-        t.start();
-        t
+        k.start();
+        k
     }
 
+    /// `infra/kafka.sh ACTION` for this broker; panics with the script's output if it fails.
+    fn run_script(&self, action: &str) {
+        let out = Command::new("bash")
+            .arg(script())
+            .arg(action)
+            .env("HANDOFF_KAFKA_DIR", &self.dir)
+            .env("HANDOFF_KAFKA_PORT", self.port.to_string())
+            .env("HANDOFF_KAFKA_SASL_PORT", self.sasl_port.to_string())
+            .env(
+                "HANDOFF_KAFKA_CONTROLLER_PORT",
+                self.controller_port.to_string(),
+            )
+            // Tests may run a few of these beside the shared broker on 2 cores / 24 GB.
+            .env("HANDOFF_KAFKA_HEAP", "512m")
+            .output()
+            .expect("running infra/kafka.sh");
+        assert!(
+            out.status.success(),
+            "infra/kafka.sh {action} failed for the private broker in {}:\n{}{}",
+            self.dir.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the broker (formatting its storage the first time) and returns once it serves.
     pub fn start(&mut self) {
-        assert!(self.child.is_none());
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("tansu.log"))
-            .unwrap();
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        // As infra/tansu.sh: run from the data dir (sqlite paths resolve against it), without a
-        // developer's SCHEMA_REGISTRY / CLUSTER_ID.
-        let child = Command::new(tansu_bin())
-            .current_dir(&self.dir)
-            .env_remove("SCHEMA_REGISTRY")
-            .env_remove("CLUSTER_ID")
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args([
-                "--storage-engine",
-                "sqlite://tansu.db?maintenance_interval=20s",
-            ])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("starting tansu");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !port_open(self.port) {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not listen on {} within 60 s; see {}",
-                self.port,
-                self.dir.display()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        assert!(!self.running);
+        self.run_script("start");
+        self.running = true;
     }
 
-    /// Stops the broker with SIGTERM (its clients see the connections drop).
+    /// Stops the broker with SIGTERM (its clients see the connections drop); the data stays.
     pub fn stop(&mut self) {
-        let mut child = self.child.take().expect("running");
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        while port_open(self.port) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        assert!(self.running);
+        self.run_script("stop");
+        self.running = false;
     }
 
     pub fn brokers(&self) -> String {
@@ -126,11 +89,20 @@ impl Tansu {
     }
 }
 
-impl Drop for Tansu {
+impl Drop for Kafka {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if self.running {
+            let _ = Command::new("bash")
+                .arg(script())
+                .arg("stop")
+                .env("HANDOFF_KAFKA_DIR", &self.dir)
+                .env("HANDOFF_KAFKA_PORT", self.port.to_string())
+                .env("HANDOFF_KAFKA_SASL_PORT", self.sasl_port.to_string())
+                .env(
+                    "HANDOFF_KAFKA_CONTROLLER_PORT",
+                    self.controller_port.to_string(),
+                )
+                .output();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -346,6 +346,11 @@ pub fn env_for(settings: &Settings) -> Vec<(String, String)> {
 
 /// Starts a worker binary (`make test` builds them first), logging to `.run/logs/test-*.log`.
 pub fn spawn(name: &'static str, settings: &Settings) -> Process {
+    spawn_with(name, settings, &[])
+}
+
+/// [`spawn`] with more environment variables on top of the settings'.
+pub fn spawn_with(name: &'static str, settings: &Settings, extra_env: &[(&str, &str)]) -> Process {
     let dir = std::env::var("HANDOFF_BIN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| repo_root().join("target/debug"));
@@ -364,6 +369,7 @@ pub fn spawn(name: &'static str, settings: &Settings) -> Process {
         .unwrap();
     let child = std::process::Command::new(&bin)
         .envs(env_for(settings))
+        .envs(extra_env.iter().copied())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()

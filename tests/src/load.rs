@@ -372,7 +372,7 @@ pub async fn read_to_end(
     settings: &Settings,
     topics: &[String],
 ) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
-    // Retried: a broker restarting meanwhile (see the chaos watchdog) is not a failure.
+    // Retried: a broker restarting meanwhile (tests/tests/broker_restart.rs) is not a failure.
     let mut attempt = 0;
     loop {
         match read_to_end_once(settings, topics).await {
@@ -600,8 +600,15 @@ pub async fn verify(
     Ok(r)
 }
 
+/// How long a group may commit nothing while records wait before a wait gives up: a worker
+/// that is down or wedged fails the test with that reason in minutes, not at the overall
+/// timeout. Generous for a loaded 2-core machine, where a healthy worker still commits
+/// every few seconds.
+const STALL_LIMIT: Duration = Duration::from_secs(300);
+
 /// Waits until the group `<group_prefix>.<worker>` has committed everything published so far
-/// on `topics` (the worker consumed and finished it).
+/// on `topics` (the worker consumed and finished it). Fails at `timeout`, or sooner when the
+/// group commits nothing for [`STALL_LIMIT`] with records waiting.
 pub async fn wait_consumed(
     settings: &Settings,
     worker: &str,
@@ -609,6 +616,7 @@ pub async fn wait_consumed(
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
+    let mut progress = (-1, Instant::now());
     loop {
         // A broker restarting meanwhile (the tests that restart it) is not a failure: ask again.
         let (committed, high) = match group_position(settings, worker, topics).await {
@@ -625,6 +633,13 @@ pub async fn wait_consumed(
         if committed >= high {
             return Ok(());
         }
+        if committed != progress.0 {
+            progress = (committed, Instant::now());
+        }
+        anyhow::ensure!(
+            progress.1.elapsed() < STALL_LIMIT,
+            "{worker} is stalled: it committed nothing for {STALL_LIMIT:?} ({committed} of {high} records on {topics:?}); is it running? see .run/logs/test-*{worker}.log"
+        );
         anyhow::ensure!(
             Instant::now() < deadline,
             "{worker} committed {committed} of {high} records on {topics:?} within {timeout:?}"

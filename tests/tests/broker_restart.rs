@@ -1,15 +1,15 @@
 //! A broker restart mid-run loses nothing: the workers (as processes) ride out a broker that
-//! stops and starts again on its durable sqlite storage, reconnect, and carry on; the run ends
+//! stops and starts again on its durable log storage, reconnect, and carry on; the run ends
 //! equal to the offline pipeline's (every handoff once in the audit, on its team topic, every
 //! signal id once, the detector's state as a fault-free run's).
 //!
-//! The broker is private: a tansu of our own on a free loopback port with its own data
-//! directory (the command line of infra/tansu.sh), so the shared broker other tests use is never
-//! touched. The schema registry and Postgres are the shared ones (neither depends on the broker).
+//! The broker is private: an Apache Kafka of our own on free loopback ports with its own data
+//! directory (infra/kafka.sh with HANDOFF_KAFKA_DIR), so the shared broker other tests use is
+//! never touched. The schema registry and Postgres are the shared ones (neither depends on the broker).
 
 use handoff_core::pipeline::Pipeline;
 use handoff_runtime::publish::produce_replay;
-use handoff_tests::broker::Tansu;
+use handoff_tests::broker::Kafka;
 use handoff_tests::load::*;
 use handoff_tests::*;
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ const OUTAGE: Duration = Duration::from_secs(8);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_mid_run_loses_nothing() -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut broker = Tansu::create();
+    let mut broker = Kafka::create();
     let mut settings = test_settings("brokerrestart");
     settings.kafka.brokers = broker.brokers();
     let db_url = with_database(&mut settings).await?;

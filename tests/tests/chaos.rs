@@ -45,8 +45,7 @@ struct Plan {
     /// how long a worker runs between its restart and its next kill (uniform in this range)
     uptime_ms: (u64, u64),
     seed: u64,
-    /// run on a private tansu: keeps the load off the shared broker (whose stalls under every
-    /// test's topics time sessions out) and lets the watchdog restart it (see below)
+    /// run on a private Kafka: keeps the load off the shared broker the other tests use
     private_broker: bool,
     /// how long the final check waits for the audit to converge
     settle: Duration,
@@ -73,9 +72,6 @@ fn inputs(settings: &Settings, policy: &handoff_core::Policy, worker: &str) -> V
         }
     }
 }
-
-/// A worker group with input waiting that commits nothing for this long is stuck.
-const STUCK_AFTER: Duration = Duration::from_secs(60);
 
 /// How long a worker may take from SIGTERM to exit (drain in-flight deliveries, commit).
 const MAX_DRAIN: Duration = Duration::from_secs(15);
@@ -110,9 +106,9 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     let mut settings = test_settings(label);
     let broker = plan
         .private_broker
-        .then(|| Arc::new(Mutex::new(handoff_tests::broker::Tansu::create())));
+        .then(handoff_tests::broker::Kafka::create);
     if let Some(b) = &broker {
-        settings.kafka.brokers = b.lock().unwrap().brokers();
+        settings.kafka.brokers = b.brokers();
         eprintln!("[{label}] private broker at {}", settings.kafka.brokers);
     }
     let db_url = with_database(&mut settings).await?;
@@ -152,7 +148,9 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     let kills = Arc::new(AtomicUsize::new(0));
     let restarts = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let mut chaos_tasks = Vec::new();
+    // Every fault task in one set: the first to fail (a worker that did not exit cleanly)
+    // fails the test at once, instead of leaving the waits below to time out.
+    let mut chaos_tasks = tokio::task::JoinSet::new();
     let exits: Arc<Mutex<Vec<(&'static str, Duration)>>> = Arc::default();
     if plan.mode == Mode::Kill {
         for (i, worker) in WORKERS.iter().enumerate() {
@@ -167,7 +165,7 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
             let (settings, topics) = (settings.clone(), inputs(&settings, &policy, worker));
             let mut rng = Rng::new(plan.seed.wrapping_mul(31).wrapping_add(i as u64 + 1));
             let (n, uptime) = (plan.kills, plan.uptime_ms);
-            chaos_tasks.push(tokio::spawn(async move {
+            chaos_tasks.spawn(async move {
                 for k in 0..n {
                     tokio::time::sleep(Duration::from_millis(rng.between(uptime.0, uptime.1))).await;
                     let backlog = wait_for_backlog(&settings, worker, &topics, &stop).await;
@@ -180,7 +178,7 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
                     *fleet[i].lock().unwrap() = Some(spawn_env(worker, &env, &log));
                     restarts.fetch_add(1, Ordering::Relaxed);
                 }
-            }));
+            });
         }
     } else {
         let (fleet, env, log, kills, restarts, stop, exits) = (
@@ -199,7 +197,7 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
             .collect();
         let mut rng = Rng::new(plan.seed);
         let (n, uptime) = (plan.kills, plan.uptime_ms);
-        chaos_tasks.push(tokio::spawn(async move {
+        chaos_tasks.spawn(async move {
             for round in 0..n {
                 for (i, worker) in WORKERS.iter().enumerate() {
                     tokio::time::sleep(Duration::from_millis(rng.between(uptime.0, uptime.1))).await;
@@ -217,45 +215,8 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
                     restarts.fetch_add(1, Ordering::Relaxed);
                 }
             }
-        }));
+        });
     }
-
-    // tansu 0.6.0 can leave a group forming around a leader that is gone (a member's session
-    // timing out while the broker stalls under this load; README, "Known broker quirks"): the
-    // group's members then wait forever for an assignment. Only reloading the group from storage
-    // clears it, i.e. a broker restart. With a private broker, a worker group that has input
-    // waiting and commits nothing for STUCK_AFTER gets one (the workers reconnect and carry on;
-    // each such restart is counted and printed).
-    let broker_restarts = Arc::new(AtomicUsize::new(0));
-    let watchdog = broker.clone().map(|broker| {
-        let (settings, restarts, stop) = (settings.clone(), broker_restarts.clone(), stop.clone());
-        let groups: Vec<(&'static str, Vec<String>)> = WORKERS.iter().map(|w| (*w, inputs(&settings, &policy, w))).collect();
-        tokio::spawn(async move {
-            let mut last: Vec<(i64, Instant)> = vec![(-1, Instant::now()); groups.len()];
-            while !stop.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                for (i, (worker, topics)) in groups.iter().enumerate() {
-                    let Ok((done, high)) = group_position(&settings, worker, topics).await else { continue };
-                    if done != last[i].0 || high <= done {
-                        last[i] = (done, Instant::now());
-                    } else if last[i].1.elapsed() > STUCK_AFTER {
-                        eprintln!("[chaos] {worker} has committed nothing for {STUCK_AFTER:?} with {} records waiting: restarting the private broker (tansu group quirk)", high - done);
-                        let b = broker.clone();
-                        tokio::task::spawn_blocking(move || {
-                            let mut b = b.lock().unwrap();
-                            b.stop();
-                            b.start();
-                        })
-                        .await
-                        .unwrap();
-                        restarts.fetch_add(1, Ordering::Relaxed);
-                        last = vec![(-1, Instant::now()); groups.len()];
-                        break;
-                    }
-                }
-            }
-        })
-    });
 
     // The load, paced over the run.
     for chunk in events.chunks(plan.chunk) {
@@ -265,13 +226,11 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     eprintln!("[{label}] events published after {:?}", started.elapsed());
     // Operators act on handoffs they have seen: once the detector has consumed every event.
     let t = settings.topics();
-    wait_consumed(
-        &settings,
-        "detector",
-        &[t.events()],
-        Duration::from_secs(1200),
-    )
-    .await?;
+    let events_topic = [t.events()];
+    tokio::select! {
+        consumed = wait_consumed(&settings, "detector", &events_topic, Duration::from_secs(1200)) => consumed?,
+        failed = first_failure(&mut chaos_tasks) => return Err(failed),
+    }
     let cmds: Vec<ReplayRecord> = commands(&want.routes, 20, "cc-");
     want.feed(&mut pipeline, &cmds);
     produce_replay(&settings, &cmds).await?;
@@ -282,23 +241,19 @@ async fn chaos(label: &str, plan: Plan) -> anyhow::Result<()> {
     );
 
     // Every kill happens (and every worker is back) before the final check.
-    for task in chaos_tasks {
-        task.await?;
+    while let Some(task) = chaos_tasks.join_next().await {
+        task?;
     }
     let report = verify(&settings, &db_url, &policy, &want, plan.settle).await?;
     stop.store(true, Ordering::Relaxed);
-    if let Some(w) = watchdog {
-        w.await?;
-    }
     report.print(label);
     eprintln!(
-        "[{label}] events={} commands={} conversations={} kills={} restarts={} broker restarts (quirk)={} lost={} duplicates={} team repeats (dropped by handoff_id)={} elapsed={:?}",
+        "[{label}] events={} commands={} conversations={} kills={} restarts={} lost={} duplicates={} team repeats (dropped by handoff_id)={} elapsed={:?}",
         events.len(),
         cmds.len(),
         plan.conversations,
         kills.load(Ordering::Relaxed),
         restarts.load(Ordering::Relaxed),
-        broker_restarts.load(Ordering::Relaxed),
         report.lost,
         report.duplicates,
         report.team_repeats,
@@ -425,4 +380,14 @@ async fn rolling_restart_under_load_drains_and_repeats_nothing() -> anyhow::Resu
         },
     )
     .await
+}
+
+/// The first fault task that panicked (its assertion says why), or never.
+async fn first_failure(tasks: &mut tokio::task::JoinSet<()>) -> anyhow::Error {
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done {
+            return anyhow::anyhow!("a fault task failed: {e}");
+        }
+    }
+    std::future::pending().await
 }

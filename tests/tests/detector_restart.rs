@@ -60,13 +60,6 @@ async fn a_killed_detector_resumes_from_its_changelog() -> anyhow::Result<()> {
     // turns from the changelog, not by simply being redelivered the events.
     tokio::time::sleep(Duration::from_secs(3)).await;
     detector.kill9();
-    // tansu keeps a SIGKILLed member in the group until its session times out (10 s) and, when
-    // a new member joins meanwhile, can leave it assigned but never fetching (see README,
-    // "Known broker quirks"). A supervisor restarting the worker after a back-off avoids that;
-    // so does this test.
-    let stalled = Instant::now();
-    tokio::time::sleep(Duration::from_secs(12)).await;
-    eprintln!("restart after a {:?} back-off", stalled.elapsed());
 
     // A new detector process: the third low-confidence turn must escalate every conversation
     // (so the first two turns were remembered), and the waiting handoff can be claimed.

@@ -68,10 +68,6 @@ async fn detectors_joining_and_leaving_move_state_without_losing_or_repeating_es
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut settings = test_settings("rebalance");
-    // A private broker: the shared one, under every test's load, stalls long enough to time
-    // sessions out, which makes the group's membership churn for reasons of its own.
-    let broker = handoff_tests::broker::Tansu::create();
-    settings.kafka.brokers = broker.brokers();
     // More partitions than instances, so both own some.
     settings.kafka.partitions = 4;
     let db_url = with_database(&mut settings).await?;
@@ -179,6 +175,5 @@ async fn detectors_joining_and_leaving_move_state_without_losing_or_repeating_es
         assert!(p.terminate().success());
     }
     let _ = std::fs::remove_dir_all(&dir);
-    drop(broker);
     Ok(())
 }

@@ -35,7 +35,7 @@ async fn soak() -> anyhow::Result<()> {
     let batch = Duration::from_secs(5);
 
     let mut settings = test_settings("soak");
-    let broker = (env_or("SOAK_PRIVATE_BROKER", 1) == 1).then(handoff_tests::broker::Tansu::create);
+    let broker = (env_or("SOAK_PRIVATE_BROKER", 1) == 1).then(handoff_tests::broker::Kafka::create);
     if let Some(b) = &broker {
         settings.kafka.brokers = b.brokers();
     }

@@ -4,11 +4,13 @@ use anyhow::Context;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // First: a SIGTERM during start-up must stop the worker cleanly, not kill it.
+    let shutdown = handoff_runtime::Shutdown::install().context("installing signal handlers")?;
     let config = handoff_runtime::config::config_arg("builder", "").map_err(anyhow::Error::msg)?;
     let settings =
         handoff_runtime::Settings::load(config.as_deref()).context("loading configuration")?;
     // Held to the end: dropping it flushes the spans not yet exported.
     let _telemetry = handoff_runtime::telemetry::init_worker("builder", &settings.telemetry)
         .context("starting telemetry")?;
-    handoff_builder::run(settings, handoff_runtime::telemetry::shutdown_signal()).await
+    handoff_builder::run(settings, shutdown.wait()).await
 }

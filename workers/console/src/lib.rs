@@ -64,9 +64,15 @@ pub async fn run(
     }
     let policy = settings.load_policy()?;
     let pool = lazy_pool(&settings)?;
-    let publisher = publish::KafkaPublisher::new(&settings)
-        .await
-        .context("preparing the command and event topics")?;
+    // Boxed so start-up can race it and the server can still own it afterwards.
+    let mut shutdown = Box::pin(shutdown);
+    let publisher = tokio::select! {
+        p = publish::KafkaPublisher::new(&settings) => p.context("preparing the command and event topics")?,
+        _ = &mut shutdown => {
+            tracing::info!("shutdown requested during start-up");
+            return Ok(());
+        }
+    };
     let state = Arc::new(AppState {
         pool,
         operators,

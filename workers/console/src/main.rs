@@ -6,6 +6,8 @@ use handoff_runtime::{telemetry, Settings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // First: a SIGTERM during start-up must stop the worker cleanly, not kill it.
+    let shutdown = handoff_runtime::Shutdown::install().context("installing signal handlers")?;
     let file = handoff_runtime::config::config_arg(
         "console",
         "; [console] listen, operators, operators_file",
@@ -15,5 +17,5 @@ async fn main() -> anyhow::Result<()> {
     let console = ConsoleSettings::load(file.as_deref())?;
     let _telemetry =
         telemetry::init_worker("console", &settings.telemetry).context("starting telemetry")?;
-    handoff_console::run(settings, console, telemetry::shutdown_signal()).await
+    handoff_console::run(settings, console, shutdown.wait()).await
 }

@@ -1,5 +1,6 @@
 //! `schema-registry`: runs the development schema registry (see the `handoff_registry` crate).
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -22,13 +23,22 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // First, before anything that can take time: a SIGTERM that arrives before its handler is
+    // registered kills the process instead of stopping it.
+    let stop = match stop_requested() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("schema registry: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    match run(args).await {
+    match run(args, stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Through the log (which infra scripts capture) and as one readable line, rather
@@ -39,42 +49,32 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
+async fn run(args: Args, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    handoff_registry::serve(listener, args.data, shutdown_signal()).await
+    handoff_registry::serve(listener, args.data, stop).await
 }
 
-/// Resolves on ctrl-c or SIGTERM (what `docker stop` and process supervisors send).
-///
-/// If a handler cannot be installed, that signal is simply not awaited: resolving instead
-/// would shut the server down immediately.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for ctrl-c");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Registers the ctrl-c and SIGTERM (what `docker stop` and process supervisors send) handlers
+/// now, and returns what resolves when either arrives.
+fn stop_requested() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let terminate = async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+            tracing::info!("shutdown requested");
+        })
     }
-    tracing::info!("shutdown requested");
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested");
+    })
 }

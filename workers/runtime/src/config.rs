@@ -98,6 +98,13 @@ pub struct KafkaSettings {
     pub sasl_username: Option<String>,
     #[serde(skip_serializing)]
     pub sasl_password: Option<SecretString>,
+    /// `ssl.ca.location`: the CA certificate(s) (PEM) that signed the brokers' certificates.
+    /// Absent: the system's trusted CAs.
+    pub ssl_ca_location: Option<String>,
+    /// How long a worker waits at start for the cluster to answer before it gives up. Errors
+    /// that waiting cannot cure (a refused SASL login, a certificate that does not verify) stop
+    /// it at once, naming the cause.
+    pub connect_timeout_ms: u64,
     /// Raw librdkafka options passed through to every client, after ours. Their names contain
     /// dots, so they come from the config file (`[kafka.options]`, quoted keys), not the env.
     pub options: BTreeMap<String, String>,
@@ -182,6 +189,8 @@ fn defaults() -> Defaults {
             sasl_mechanism: None,
             sasl_username: None,
             sasl_password: None,
+            ssl_ca_location: None,
+            connect_timeout_ms: 30_000,
             options: BTreeMap::new(),
             consumer_options: BTreeMap::new(),
             producer_options: BTreeMap::new(),
@@ -233,6 +242,8 @@ impl Settings {
             "run_dir",
             "bin_dir",
             "kafka_port",
+            "kafka_sasl_port",
+            "kafka_controller_port",
             "registry_port",
             "pg_port",
         ]));

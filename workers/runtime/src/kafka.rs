@@ -6,6 +6,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::RDKafkaErrorCode;
 use secrecy::ExposeSecret;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Options every client shares: brokers, security, then the raw pass-through options.
@@ -24,7 +26,129 @@ pub fn base_config(k: &KafkaSettings) -> ClientConfig {
     if let Some(p) = &k.sasl_password {
         c.set("sasl.password", p.expose_secret());
     }
+    if let Some(ca) = &k.ssl_ca_location {
+        c.set("ssl.ca.location", ca);
+    }
     c
+}
+
+/// Why a worker could not reach the cluster at start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Waiting cannot cure it: the brokers refused our SASL login, or TLS failed (a broker
+    /// certificate our CA does not sign, a CA file that cannot be read).
+    #[error("cannot connect to Kafka at {brokers}: {cause} ({detail}); check the kafka.security_protocol, sasl_* and ssl_ca_location settings")]
+    Refused {
+        brokers: String,
+        cause: &'static str,
+        detail: String,
+    },
+    #[error("Kafka at {brokers} did not answer within {waited_ms} ms (last error: {last})")]
+    Unreachable {
+        brokers: String,
+        waited_ms: u64,
+        last: String,
+    },
+    #[error("invalid Kafka client settings: {0}")]
+    Config(String),
+}
+
+/// Collects the errors librdkafka reports while the start-up check waits for metadata (they
+/// arrive through the error callback, served by `poll`, not as the request's result).
+#[derive(Default)]
+struct StartupContext {
+    errors: std::sync::Mutex<Vec<(Option<RDKafkaErrorCode>, String)>>,
+}
+
+impl rdkafka::ClientContext for StartupContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.errors
+            .lock()
+            .unwrap()
+            .push((error.rdkafka_error_code(), reason.to_string()));
+    }
+}
+
+impl rdkafka::producer::ProducerContext for StartupContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: ()) {}
+}
+
+/// The errors that no amount of waiting cures, with the cause a person should look at.
+fn refusal(code: RDKafkaErrorCode) -> Option<&'static str> {
+    match code {
+        RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed => {
+            Some("authentication failed (wrong SASL mechanism, user name or password)")
+        }
+        RDKafkaErrorCode::SSL => {
+            Some("TLS failed (is the broker certificate signed by a trusted CA?)")
+        }
+        _ => None,
+    }
+}
+
+/// Waits until the cluster answers a metadata request, at most `connect_timeout_ms`, so a worker
+/// with wrong credentials or an untrusted certificate stops at start with the cause instead of
+/// retrying in the background forever.
+pub async fn check_connection(k: &KafkaSettings) -> Result<(), ConnectError> {
+    use rdkafka::producer::{BaseProducer, Producer};
+    let mut config = base_config(k);
+    apply_overrides(&mut config, k, &k.producer_options);
+    // A producer only because its `poll` serves the error callback; it never sends.
+    let probe: BaseProducer<StartupContext> = config
+        .create_with_context(StartupContext::default())
+        .map_err(|e| ConnectError::Config(e.to_string()))?;
+    let brokers = k.brokers.clone();
+    let timeout = Duration::from_millis(k.connect_timeout_ms);
+    // The runtime's shutdown waits for its blocking tasks: when a SIGTERM cancels start-up
+    // (this future is dropped), the loop must end at its next round, not at the timeout.
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let _abandon_on_drop = SetOnDrop(abandoned.clone());
+    tokio::task::spawn_blocking(move || {
+        let began = std::time::Instant::now();
+        loop {
+            if abandoned.load(Ordering::Relaxed) {
+                return Err(ConnectError::Config("start-up cancelled".into()));
+            }
+            let answer = probe
+                .client()
+                .fetch_metadata(None, Duration::from_millis(500));
+            probe.poll(Duration::ZERO);
+            let seen = std::mem::take(&mut *probe.context().errors.lock().unwrap());
+            for (code, detail) in &seen {
+                if let Some(cause) = code.and_then(refusal) {
+                    return Err(ConnectError::Refused {
+                        brokers,
+                        cause,
+                        detail: detail.clone(),
+                    });
+                }
+            }
+            let last = match (answer, seen.last()) {
+                (Ok(_), _) => return Ok(()),
+                (Err(_), Some((_, detail))) => detail.clone(),
+                (Err(e), None) => e.to_string(),
+            };
+            if began.elapsed() >= timeout {
+                return Err(ConnectError::Unreachable {
+                    brokers,
+                    waited_ms: timeout.as_millis() as u64,
+                    last,
+                });
+            }
+        }
+    })
+    .await
+    .map_err(|e| ConnectError::Config(format!("start-up check panicked: {e}")))?
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The pass-through options: `[kafka.options]` for every client, then the role's own.

@@ -9,6 +9,7 @@
 //! - [`dlq`]: dead letters with the reason in headers.
 //! - [`telemetry`]: logs, spans exported over OTLP, the trace context in Kafka headers;
 //!   [`metrics`] and [`internal_events`]: the Prometheus endpoint and what updates it.
+//! - [`shutdown`]: SIGTERM and Ctrl-C, registered first thing, honoured in every phase.
 //! - [`publish`]: producing replay records to the input topics, as upstream systems do.
 //! - [`topics`]: topic names.
 
@@ -20,10 +21,12 @@ pub mod internal_events;
 pub mod kafka;
 pub mod metrics;
 pub mod publish;
+pub mod shutdown;
 pub mod sink;
 pub mod telemetry;
 pub mod topics;
 pub mod worker;
 
 pub use config::Settings;
+pub use shutdown::Shutdown;
 pub use worker::{run_stage, Incoming, OutRecord, Outgoing, Rejection, Stage};

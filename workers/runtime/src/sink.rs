@@ -114,9 +114,17 @@ async fn run_sink_once<S: Sink>(
     let name = sink.name();
     let batch_size = settings.database.batch_size.max(1);
     let linger = Duration::from_millis(settings.database.batch_linger_ms);
+    tokio::pin!(shutdown);
     let rt = Arc::new(Runtime::new(settings)?);
     let inputs = sink.inputs();
-    rt.prepare(&inputs, &[], None).await?;
+    // As in a stage: a stop asked for while the broker is still answering ends start-up.
+    tokio::select! {
+        prepared = rt.prepare(&inputs, &[], None) => prepared?,
+        _ = &mut shutdown => {
+            info!(worker = name, "shutdown requested during start-up");
+            return Ok(());
+        }
+    }
     let consumer = rt.consumer(name)?;
     let subs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     consumer.subscribe(&subs)?;

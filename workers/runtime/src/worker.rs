@@ -268,6 +268,9 @@ impl Runtime {
         compacted: Option<&str>,
     ) -> Result<(), WorkerError> {
         let k = &self.settings.kafka;
+        kafka::check_connection(k)
+            .await
+            .map_err(|e| WorkerError::Startup(e.to_string()))?;
         let topics = self.settings.topics();
         let mut specs: Vec<kafka::TopicSpec<'_>> = Vec::new();
         for t in inputs
@@ -777,12 +780,20 @@ async fn run_stage_once<S: Stage>(
     started: &mut bool,
 ) -> Result<(), WorkerError> {
     let name = stage.name();
+    tokio::pin!(shutdown);
     let rt = Arc::new(Runtime::new(settings)?);
     let inputs = stage.inputs();
     let outputs = stage.outputs();
     let state_topic = stage.state_topic();
-    rt.prepare(&inputs, &outputs, state_topic.as_deref())
-        .await?;
+    // Start-up waits on the broker and the registry, for as long as they take to answer: a
+    // stop asked for meanwhile ends it (exit 0), as it would a running worker.
+    tokio::select! {
+        prepared = rt.prepare(&inputs, &outputs, state_topic.as_deref()) => prepared?,
+        _ = &mut shutdown => {
+            info!(worker = name, "shutdown requested during start-up");
+            return Ok(());
+        }
+    }
     let consumer = Arc::new(rt.consumer(name)?);
     let subs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     consumer.subscribe(&subs)?;
@@ -818,7 +829,6 @@ async fn run_stage_once<S: Stage>(
     ));
     let storer = tokio::spawn(offset_storer(consumer.clone(), name, after_rx, fail_tx));
     let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::pin!(shutdown);
     let dlq_topic = rt.settings.topics().dlq();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -835,7 +845,11 @@ async fn run_stage_once<S: Stage>(
                 // Partitions assigned while no records arrive get their state back now, not at
                 // their next record: the tick's deadlines (SLA breaches) need it.
                 if let Some(topic) = &state_topic {
-                    if let Err(e) = apply_rebalances(&rt, stage, consumer.context(), topic).await {
+                    let restored = tokio::select! {
+                        r = apply_rebalances(&rt, stage, consumer.context(), topic) => r,
+                        _ = &mut shutdown => break Ok(()),
+                    };
+                    if let Err(e) = restored {
                         break Err(e);
                     }
                 }
@@ -872,7 +886,13 @@ async fn run_stage_once<S: Stage>(
             }
         };
         if let Some(topic) = &state_topic {
-            if let Err(e) = apply_rebalances(&rt, stage, consumer.context(), topic).await {
+            // A restore can take seconds (a large changelog): a stop ends it, and the partly
+            // restored partitions are simply not handed records before the final commit.
+            let restored = tokio::select! {
+                r = apply_rebalances(&rt, stage, consumer.context(), topic) => r,
+                _ = &mut shutdown => break Ok(()),
+            };
+            if let Err(e) = restored {
                 break Err(e);
             }
         }
