@@ -18,7 +18,7 @@ mod load;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use handoff_core::pipeline::{Output, Pipeline};
+use handoff_core::pipeline::{Output, Pipeline, Rejected};
 use handoff_core::replay::{read_all, ReplayRecord};
 use handoff_core::Policy;
 use std::io::Write;
@@ -177,10 +177,33 @@ pub fn read_input(input: &Path) -> anyhow::Result<Vec<ReplayRecord>> {
     Ok(records)
 }
 
-/// Runs the offline pipeline over the records.
-pub fn replay(records: &[ReplayRecord], policy: &Policy) -> Vec<Output> {
+/// Runs the offline pipeline over the records: each record's outputs, or why the detector would
+/// dead-letter it.
+pub fn replay_checked(
+    records: &[ReplayRecord],
+    policy: &Policy,
+) -> Vec<Result<Vec<Output>, Rejected>> {
     let mut pipeline = Pipeline::new(policy);
-    records.iter().flat_map(|r| pipeline.feed(r)).collect()
+    records.iter().map(|r| pipeline.step(r)).collect()
+}
+
+/// Runs the offline pipeline over the records; invalid records produce nothing (as live).
+pub fn replay(records: &[ReplayRecord], policy: &Policy) -> Vec<Output> {
+    replay_checked(records, policy)
+        .into_iter()
+        .flat_map(Result::unwrap_or_default)
+        .collect()
+}
+
+/// `handoff replay`'s line for a refused record, in place of the outputs it would have had.
+fn rejected_line(r: &Rejected) -> serde_json::Value {
+    serde_json::json!({
+        "type": "rejected",
+        "conversation_id": r.conversation_id,
+        "record_id": r.record_id,
+        "kind": r.kind,
+        "error": r.error,
+    })
 }
 
 fn load_policy(path: Option<&Path>, config: Option<&Path>) -> anyhow::Result<Policy> {
@@ -199,9 +222,24 @@ fn main() -> anyhow::Result<()> {
             let records = read_input(&input)?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            for o in replay(&records, &policy) {
-                serde_json::to_writer(&mut out, &o)?;
-                out.write_all(b"\n")?;
+            let mut refused = 0usize;
+            for step in replay_checked(&records, &policy) {
+                match step {
+                    Ok(outputs) => {
+                        for o in outputs {
+                            serde_json::to_writer(&mut out, &o)?;
+                            out.write_all(b"\n")?;
+                        }
+                    }
+                    Err(r) => {
+                        refused += 1;
+                        serde_json::to_writer(&mut out, &rejected_line(&r))?;
+                        out.write_all(b"\n")?;
+                    }
+                }
+            }
+            if refused > 0 {
+                eprintln!("{refused} record(s) refused as the detector would dead-letter them (type \"rejected\")");
             }
             out.flush()?;
             Ok(())

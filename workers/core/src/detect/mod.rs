@@ -20,6 +20,7 @@ mod rules;
 mod sales;
 pub mod scope;
 pub mod sentiment;
+mod step;
 mod transcript;
 
 pub use explicit::is_explicit_request;
@@ -27,6 +28,7 @@ pub use fraud::is_fraud_signal;
 pub use packed_contact::PackedContact;
 pub use ring::Ring;
 pub use rules::Fired;
+pub use step::{check, step, Clock, Input, Stepped};
 pub use transcript::{Transcript, TurnRef};
 
 use crate::ids;
