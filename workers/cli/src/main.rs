@@ -63,6 +63,14 @@ enum Command {
         /// Also list up to this many misclassified examples per data set and kind.
         #[arg(long, default_value_t = 0)]
         errors: usize,
+        /// The multi-turn set (labels*.jsonl, conversations/, domains/); default the repo's
+        /// `eval/multiturn`.
+        #[arg(long)]
+        multiturn: Option<PathBuf>,
+        /// Only this section (repeatable): explicit_request, sentiment, out_of_scope,
+        /// out_of_scope_domain, routing, multiturn.
+        #[arg(long = "section")]
+        sections: Vec<String>,
     },
     /// Publish a replay file's events and commands to the input topics.
     Produce {
@@ -214,6 +222,27 @@ fn load_policy(path: Option<&Path>, config: Option<&Path>) -> anyhow::Result<Pol
     Ok(settings.load_policy()?)
 }
 
+/// The policy `handoff eval` scores, with the text it was loaded from.
+fn eval_policy(
+    path: Option<&Path>,
+    config: Option<&Path>,
+) -> anyhow::Result<(Policy, eval::PolicySource)> {
+    let path = match path {
+        Some(p) => Some(p.to_path_buf()),
+        None => handoff_runtime::Settings::load(config)?.policy.path.clone(),
+    };
+    let Some(path) = path else {
+        return Ok((Policy::builtin(), eval::PolicySource::builtin()));
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading policy {}", path.display()))?;
+    let origin = path.display().to_string();
+    Ok((
+        Policy::from_toml(&text, &origin)?,
+        eval::PolicySource { text, origin },
+    ))
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -249,9 +278,23 @@ fn main() -> anyhow::Result<()> {
             policy,
             json,
             errors,
+            multiturn,
+            sections,
         } => {
-            let policy = load_policy(policy.as_deref(), cli.config.as_deref())?;
-            eval::run(&data, &policy, json, errors)
+            let (policy, source) = eval_policy(policy.as_deref(), cli.config.as_deref())?;
+            let multiturn = multiturn.unwrap_or_else(|| {
+                let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+                repo.canonicalize().unwrap_or(repo).join("eval/multiturn")
+            });
+            let input = eval::EvalInput {
+                data: &data,
+                multiturn: &multiturn,
+                policy: &policy,
+                policy_source: &source,
+                errors,
+                only: &sections,
+            };
+            eval::run(&input, json)
         }
         command => {
             let settings = handoff_runtime::Settings::load(cli.config.as_deref())?;
