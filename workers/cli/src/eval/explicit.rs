@@ -28,20 +28,7 @@ pub fn explicit_request_section(input: &EvalInput) -> anyhow::Result<Section> {
         ("clinc150", negatives(clinc)),
         ("banking77", negatives(banking)),
     ];
-    // The same Bitext rows with typos in the positives only: recall under noise, reported
-    // apart (and kept out of the pooled row, which counts each utterance once).
-    let typos: Vec<Sample> = datasets[0]
-        .1
-        .iter()
-        .map(|s| Sample {
-            text: if s.gold {
-                with_typos(&s.text, TYPO_SEED)
-            } else {
-                s.text.clone()
-            },
-            ..s.clone()
-        })
-        .collect();
+    let typos = noisy_positives(&datasets[0].1);
     let mut datasets = datasets;
     datasets.push(("bitext typos", typos));
 
@@ -86,83 +73,14 @@ pub fn explicit_request_section(input: &EvalInput) -> anyhow::Result<Section> {
             pooled.fn_ += c.fn_;
             pooled.tn += c.tn;
         }
-        summary.row(vec![
-            name.to_string(),
-            c.n().to_string(),
-            c.tp.to_string(),
-            c.fp.to_string(),
-            c.fn_.to_string(),
-            c.tn.to_string(),
-            fmt_ratio(c.precision()),
-            fmt_ratio(c.recall()),
-            fmt_ratio(c.f1()),
-            fmt_percent(c.fp_rate()),
-        ]);
+        summary.row(confusion_row(name, &c));
         section.metrics.extend(c.metrics(name));
         confusions.push(c.table(format!("{name}: rows gold, columns predicted"), "explicit"));
 
-        // Break-downs that matter for this reason.
-        let by_label = |label: &str| {
-            (
-                outcome.predicted_by_label.get(label).copied().unwrap_or(0),
-                outcome.total_by_label.get(label).copied().unwrap_or(0),
-            )
-        };
-        let mut breakdown = |label: &str, metric: &str, why: &str| {
-            let (fired, total) = by_label(label);
-            section.notes.push(format!(
-                "{name}: {label}: {fired} of {total} predicted explicit ({why})"
-            ));
-            section.metrics.push(Metric {
-                dataset: name.to_string(),
-                name: metric.to_string(),
-                value: Some(fired as f64),
-            });
-            section.metrics.push(Metric {
-                dataset: name.to_string(),
-                name: format!("{metric}_n"),
-                value: Some(total as f64),
-            });
-        };
-        match *name {
-            "bitext" => breakdown(
-                "contact_channel_request",
-                "fp_contact_channel_request",
-                "asks for contact hours or channels; by design does not escalate",
-            ),
-            "clinc150" => {
-                breakdown("are_you_a_bot", "fp_are_you_a_bot", "hard negative");
-                breakdown("make_call", "fp_make_call", "hard negative");
-            }
-            _ => {}
-        }
-        let errors = outcome
-            .false_positives
-            .into_iter()
-            .map(|e| ("FP", e))
-            .chain(outcome.false_negatives.into_iter().map(|e| ("FN", e)));
-        for (kind, (label, text)) in errors {
-            section.errors.push(ErrorExample {
-                dataset: name.to_string(),
-                kind: kind.into(),
-                label,
-                text,
-            });
-        }
+        breakdowns(&mut section, name, outcome);
     }
     let name = "all three (pooled)";
-    summary.row(vec![
-        name.to_string(),
-        pooled.n().to_string(),
-        pooled.tp.to_string(),
-        pooled.fp.to_string(),
-        pooled.fn_.to_string(),
-        pooled.tn.to_string(),
-        fmt_ratio(pooled.precision()),
-        fmt_ratio(pooled.recall()),
-        fmt_ratio(pooled.f1()),
-        fmt_percent(pooled.fp_rate()),
-    ]);
+    summary.row(confusion_row(name, &pooled));
     section.metrics.extend(pooled.metrics("explicit pooled"));
     section.tables.push(summary);
     section.tables.extend(confusions);
@@ -173,6 +91,90 @@ pub fn explicit_request_section(input: &EvalInput) -> anyhow::Result<Section> {
         .notes
         .push("goal on unseen data: recall ≥ 0.98 (typos included) at precision ≥ 0.97".into());
     Ok(section)
+}
+
+/// A row of the summary table.
+fn confusion_row(name: &str, c: &Confusion) -> Vec<String> {
+    vec![
+        name.to_string(),
+        c.n().to_string(),
+        c.tp.to_string(),
+        c.fp.to_string(),
+        c.fn_.to_string(),
+        c.tn.to_string(),
+        fmt_ratio(c.precision()),
+        fmt_ratio(c.recall()),
+        fmt_ratio(c.f1()),
+        fmt_percent(c.fp_rate()),
+    ]
+}
+
+/// The same rows with typos in the positives only: recall under noise, reported apart (and
+/// kept out of the pooled row, which counts each utterance once).
+fn noisy_positives(samples: &[Sample]) -> Vec<Sample> {
+    samples
+        .iter()
+        .map(|s| Sample {
+            text: if s.gold {
+                with_typos(&s.text, TYPO_SEED)
+            } else {
+                s.text.clone()
+            },
+            ..s.clone()
+        })
+        .collect()
+}
+
+/// The break-downs that matter for this reason, and the misclassified examples.
+fn breakdowns(section: &mut Section, name: &str, outcome: BinaryOutcome) {
+    // Break-downs that matter for this reason.
+    let by_label = |label: &str| {
+        (
+            outcome.predicted_by_label.get(label).copied().unwrap_or(0),
+            outcome.total_by_label.get(label).copied().unwrap_or(0),
+        )
+    };
+    let mut breakdown = |label: &str, metric: &str, why: &str| {
+        let (fired, total) = by_label(label);
+        section.notes.push(format!(
+            "{name}: {label}: {fired} of {total} predicted explicit ({why})"
+        ));
+        section.metrics.push(Metric {
+            dataset: name.to_string(),
+            name: metric.to_string(),
+            value: Some(fired as f64),
+        });
+        section.metrics.push(Metric {
+            dataset: name.to_string(),
+            name: format!("{metric}_n"),
+            value: Some(total as f64),
+        });
+    };
+    match name {
+        "bitext" => breakdown(
+            "contact_channel_request",
+            "fp_contact_channel_request",
+            "asks for contact hours or channels; by design does not escalate",
+        ),
+        "clinc150" => {
+            breakdown("are_you_a_bot", "fp_are_you_a_bot", "hard negative");
+            breakdown("make_call", "fp_make_call", "hard negative");
+        }
+        _ => {}
+    }
+    let errors = outcome
+        .false_positives
+        .into_iter()
+        .map(|e| ("FP", e))
+        .chain(outcome.false_negatives.into_iter().map(|e| ("FN", e)));
+    for (kind, (label, text)) in errors {
+        section.errors.push(ErrorExample {
+            dataset: name.to_string(),
+            kind: kind.into(),
+            label,
+            text,
+        });
+    }
 }
 
 /// The fixed seed of the typo noise: the same noisy text on every run.
