@@ -1,5 +1,6 @@
 //! `handoff eval`: replays labelled public data through the same detector code as the workers
-//! (`handoff_core::detect::on_event` with the loaded policy) and reports, per stop reason and
+//! (`handoff_core::detect::step` with the loaded policy; whole conversations through the whole
+//! pipeline for the multi-turn set) and reports, per stop reason and
 //! dataset, precision, recall and a confusion table.
 //!
 //! The report is a list of [`Section`]s, one per thing evaluated; each holds aligned text
@@ -21,7 +22,7 @@
 //!   pipeline exactly as `handoff replay` runs them.
 
 use anyhow::{bail, Context};
-use handoff_core::detect::{on_event, ConversationState, DetectorOutput};
+use handoff_core::detect::{self, Clock, DetectorOutput, Input};
 use handoff_core::records::{ConversationEvent, Decision, ReasonKind};
 use handoff_core::Policy;
 use serde::{Deserialize, Serialize};

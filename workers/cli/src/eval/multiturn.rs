@@ -129,6 +129,8 @@ pub struct Escalation {
     pub trigger_event_id: String,
     pub rule_id: String,
     pub evidence: String,
+    /// Every reason kind of the escalation (`fraud`, `explicit_request`, ...).
+    pub reason_kinds: Vec<String>,
     pub urgency: Option<Urgency>,
     pub team: Option<String>,
     pub summary: String,
@@ -191,6 +193,11 @@ fn absorb(seen: &mut Observed, outputs: Vec<Output>) {
                         trigger_event_id: s.trigger_event_id.clone(),
                         rule_id: main.map(|r| r.rule_id.clone()).unwrap_or_default(),
                         evidence: main.map(|r| r.evidence_text.clone()).unwrap_or_default(),
+                        reason_kinds: s
+                            .reasons
+                            .iter()
+                            .map(|r| r.kind.as_str().to_string())
+                            .collect(),
                         urgency: Some(s.urgency),
                         ..Escalation::default()
                     });
@@ -657,6 +664,50 @@ fn tables(order: &[String], tallies: &BTreeMap<String, Tally>) -> Vec<Table> {
     vec![escalation, first, handback, must_not]
 }
 
+/// Positive conversations by their main (first) labelled reason: how many escalate at all and
+/// how many with that reason among the escalation's (is a fraud case caught by the fraud stop,
+/// or only by the agent's transfer tool?).
+#[derive(Debug, Default)]
+struct ByReason {
+    /// (reason, split) → (n, escalated, by that reason)
+    counts: BTreeMap<(String, String), (usize, usize, usize)>,
+}
+
+impl ByReason {
+    fn add(&mut self, label: &Label, seen: &Observed) {
+        let Some(main) = label.reasons.first().filter(|_| label.escalate) else {
+            return;
+        };
+        let c = self
+            .counts
+            .entry((main.clone(), label.split.clone()))
+            .or_default();
+        c.0 += 1;
+        if let Some(first) = &seen.first {
+            c.1 += 1;
+            c.2 += usize::from(first.reason_kinds.contains(main));
+        }
+    }
+
+    fn table(&self) -> Table {
+        let mut t = Table::new(
+            "positives by main labelled reason: escalated at all / by a stop of that reason (n)",
+            &["reason", "dev", "holdout"],
+        );
+        let reasons: std::collections::BTreeSet<&String> =
+            self.counts.keys().map(|(r, _)| r).collect();
+        for reason in reasons {
+            let cell = |split: &str| {
+                self.counts
+                    .get(&(reason.clone(), split.to_string()))
+                    .map_or("-".into(), |(n, any, same)| format!("{any} / {same} ({n})"))
+            };
+            t.row(vec![reason.clone(), cell("dev"), cell("holdout")]);
+        }
+        t
+    }
+}
+
 /// One line of `--errors` for a conversation, when it is wrong in a way worth reading.
 fn error_lines(label: &Label, seen: &Observed, s: &Scored) -> Vec<(&'static str, String)> {
     let expected = if label.escalate {
@@ -750,12 +801,14 @@ pub fn multiturn_section(input: &EvalInput) -> anyhow::Result<Section> {
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut errors: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut refused = 0;
+    let mut by_reason = ByReason::default();
     for (label, records) in &set.conversations {
         let policy = tenant_policies
             .get(&label.tenant_id)
             .unwrap_or(input.policy);
         let seen = observe(records, policy);
         let scored = score(label, &seen);
+        by_reason.add(label, &seen);
         for group in groups_of(label) {
             tallies.entry(group).or_default().add(&scored);
         }
@@ -779,9 +832,12 @@ pub fn multiturn_section(input: &EvalInput) -> anyhow::Result<Section> {
             }
         }
     }
+    section.tables.push(by_reason.table());
     let labels: Vec<&Label> = set.conversations.iter().map(|(l, _)| l).collect();
     let order = group_order(&labels);
+    let reasons_table = section.tables.pop();
     section.tables = tables(&order, &tallies);
+    section.tables.extend(reasons_table);
     for name in &order {
         if let Some(t) = tallies.get(name) {
             section

@@ -38,16 +38,24 @@ impl<'a> TurnRunner<'a> {
         event.event_id = format!("{conversation_id}-1");
         event.conversation_id.clone_from(&conversation_id);
         event.text = text.to_string();
-        let mut state = ConversationState::new(&conversation_id);
-        on_event(&mut state, &event, self.policy, event.occurred_at)
-            .into_iter()
-            .filter_map(|o| match o {
-                DetectorOutput::Signal(s) if s.decision == Decision::Escalate => Some(s.reasons),
-                _ => None,
-            })
-            .flatten()
-            .map(|r| r.kind)
-            .collect()
+        // The detector's own step, validation included: a turn it would dead-letter escalates
+        // nothing, as live.
+        detect::step(
+            None,
+            Input::Event(&event),
+            self.policy,
+            Clock::at(event.occurred_at),
+        )
+        .map(|stepped| stepped.outputs)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|o| match o {
+            DetectorOutput::Signal(s) if s.decision == Decision::Escalate => Some(s.reasons),
+            _ => None,
+        })
+        .flatten()
+        .map(|r| r.kind)
+        .collect()
     }
 
     /// Whether the turn escalates with an explicit-request reason.
