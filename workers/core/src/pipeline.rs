@@ -95,7 +95,7 @@ impl<'p> Pipeline<'p> {
         let rejected = |invalid: crate::validate::Invalid| Rejected {
             conversation_id: conversation_id.to_string(),
             record_id: input.id().to_string(),
-            kind: "invalid_record",
+            kind: crate::validate::DEAD_LETTER_KIND,
             error: invalid.to_string(),
         };
         // Checked before the SLA clock ticks to the record's time: a refused record moves

@@ -97,7 +97,7 @@ impl DetectorStage {
 /// A decoded input that must not reach the state (empty ids, oversized text, timestamps far
 /// away...): dead-lettered as `invalid_record`, the validation kind leading the error message.
 fn invalid(e: validate::Invalid) -> Rejection {
-    Rejection::new("invalid_record", e.to_string())
+    Rejection::new(validate::DEAD_LETTER_KIND, e.to_string())
 }
 
 impl Stage for DetectorStage {
