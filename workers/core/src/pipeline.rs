@@ -153,3 +153,62 @@ impl<'p> Pipeline<'p> {
         self.states.get(conversation_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::parse_line;
+
+    fn record(line: &str) -> ReplayRecord {
+        parse_line(line).unwrap().unwrap()
+    }
+
+    const ASK: &str = r#"{"type":"event","event_id":"p-1","conversation_id":"p","tenant_id":"acme","occurred_at":"2026-11-20T10:00:00Z","channel":"web","actor":"contact","text":"can I talk to a person please"}"#;
+
+    /// A refused record is reported with the detector's dead-letter reason and changes nothing:
+    /// no state, no outputs, and the SLA clock does not tick to its time.
+    #[test]
+    fn refused_records_change_nothing() {
+        let policy = Policy::builtin();
+        let mut pipeline = Pipeline::new(&policy);
+        let out = pipeline.step(&record(ASK)).unwrap();
+        assert!(
+            out.iter().any(|o| matches!(o, Output::Signal(_))),
+            "{out:?}"
+        );
+        let claim_by = pipeline.state("p").unwrap().claim_by_ms.unwrap();
+
+        // A day later (past the claim-by deadline), but with an empty event id.
+        let bad = record(
+            &ASK.replace("\"p-1\"", "\"\"")
+                .replace("2026-11-20", "2026-11-21"),
+        );
+        let refused = pipeline.step(&bad).unwrap_err();
+        assert_eq!(refused.kind, "invalid_record");
+        assert_eq!(refused.error, "empty_id: event_id is empty");
+        assert_eq!(
+            (refused.conversation_id.as_str(), refused.record_id.as_str()),
+            ("p", "")
+        );
+        assert_eq!(pipeline.feed(&bad), Vec::new(), "feed drops it, as live");
+        let state = pipeline.state("p").unwrap();
+        assert_eq!(
+            state.claim_by_ms,
+            Some(claim_by),
+            "no SLA breach was ticked"
+        );
+        assert_eq!(state.transcript.len(), 1);
+
+        // An unseen conversation's refused record leaves no state behind.
+        let other = record(
+            &ASK.replace("\"conversation_id\":\"p\"", "\"conversation_id\":\"q\"")
+                .replace("can I", &"x".repeat(70_000)),
+        );
+        assert!(pipeline
+            .step(&other)
+            .unwrap_err()
+            .error
+            .starts_with("text_too_large: "));
+        assert!(pipeline.state("q").is_none());
+    }
+}
