@@ -18,7 +18,7 @@ mod load;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use handoff_core::pipeline::{Output, Pipeline};
+use handoff_core::pipeline::{Output, Pipeline, Rejected};
 use handoff_core::replay::{read_all, ReplayRecord};
 use handoff_core::Policy;
 use std::io::Write;
@@ -63,6 +63,14 @@ enum Command {
         /// Also list up to this many misclassified examples per data set and kind.
         #[arg(long, default_value_t = 0)]
         errors: usize,
+        /// The multi-turn set (labels*.jsonl, conversations/, domains/); default the repo's
+        /// `eval/multiturn`.
+        #[arg(long)]
+        multiturn: Option<PathBuf>,
+        /// Only this section (repeatable): explicit_request, sentiment, out_of_scope,
+        /// out_of_scope_domain, routing, multiturn.
+        #[arg(long = "section")]
+        sections: Vec<String>,
     },
     /// Publish a replay file's events and commands to the input topics.
     Produce {
@@ -177,10 +185,33 @@ pub fn read_input(input: &Path) -> anyhow::Result<Vec<ReplayRecord>> {
     Ok(records)
 }
 
-/// Runs the offline pipeline over the records.
-pub fn replay(records: &[ReplayRecord], policy: &Policy) -> Vec<Output> {
+/// Runs the offline pipeline over the records: each record's outputs, or why the detector would
+/// dead-letter it.
+pub fn replay_checked(
+    records: &[ReplayRecord],
+    policy: &Policy,
+) -> Vec<Result<Vec<Output>, Rejected>> {
     let mut pipeline = Pipeline::new(policy);
-    records.iter().flat_map(|r| pipeline.feed(r)).collect()
+    records.iter().map(|r| pipeline.step(r)).collect()
+}
+
+/// Runs the offline pipeline over the records; invalid records produce nothing (as live).
+pub fn replay(records: &[ReplayRecord], policy: &Policy) -> Vec<Output> {
+    replay_checked(records, policy)
+        .into_iter()
+        .flat_map(Result::unwrap_or_default)
+        .collect()
+}
+
+/// `handoff replay`'s line for a refused record, in place of the outputs it would have had.
+fn rejected_line(r: &Rejected) -> serde_json::Value {
+    serde_json::json!({
+        "type": "rejected",
+        "conversation_id": r.conversation_id,
+        "record_id": r.record_id,
+        "kind": r.kind,
+        "error": r.error,
+    })
 }
 
 fn load_policy(path: Option<&Path>, config: Option<&Path>) -> anyhow::Result<Policy> {
@@ -191,6 +222,27 @@ fn load_policy(path: Option<&Path>, config: Option<&Path>) -> anyhow::Result<Pol
     Ok(settings.load_policy()?)
 }
 
+/// The policy `handoff eval` scores, with the text it was loaded from.
+fn eval_policy(
+    path: Option<&Path>,
+    config: Option<&Path>,
+) -> anyhow::Result<(Policy, eval::PolicySource)> {
+    let path = match path {
+        Some(p) => Some(p.to_path_buf()),
+        None => handoff_runtime::Settings::load(config)?.policy.path.clone(),
+    };
+    let Some(path) = path else {
+        return Ok((Policy::builtin(), eval::PolicySource::builtin()));
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading policy {}", path.display()))?;
+    let origin = path.display().to_string();
+    Ok((
+        Policy::from_toml(&text, &origin)?,
+        eval::PolicySource { text, origin },
+    ))
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -199,9 +251,24 @@ fn main() -> anyhow::Result<()> {
             let records = read_input(&input)?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            for o in replay(&records, &policy) {
-                serde_json::to_writer(&mut out, &o)?;
-                out.write_all(b"\n")?;
+            let mut refused = 0usize;
+            for step in replay_checked(&records, &policy) {
+                match step {
+                    Ok(outputs) => {
+                        for o in outputs {
+                            serde_json::to_writer(&mut out, &o)?;
+                            out.write_all(b"\n")?;
+                        }
+                    }
+                    Err(r) => {
+                        refused += 1;
+                        serde_json::to_writer(&mut out, &rejected_line(&r))?;
+                        out.write_all(b"\n")?;
+                    }
+                }
+            }
+            if refused > 0 {
+                eprintln!("{refused} record(s) refused as the detector would dead-letter them (type \"rejected\")");
             }
             out.flush()?;
             Ok(())
@@ -211,9 +278,23 @@ fn main() -> anyhow::Result<()> {
             policy,
             json,
             errors,
+            multiturn,
+            sections,
         } => {
-            let policy = load_policy(policy.as_deref(), cli.config.as_deref())?;
-            eval::run(&data, &policy, json, errors)
+            let (policy, source) = eval_policy(policy.as_deref(), cli.config.as_deref())?;
+            let multiturn = multiturn.unwrap_or_else(|| {
+                let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+                repo.canonicalize().unwrap_or(repo).join("eval/multiturn")
+            });
+            let input = eval::EvalInput {
+                data: &data,
+                multiturn: &multiturn,
+                policy: &policy,
+                policy_source: &source,
+                errors,
+                only: &sections,
+            };
+            eval::run(&input, json)
         }
         command => {
             let settings = handoff_runtime::Settings::load(cli.config.as_deref())?;

@@ -17,6 +17,10 @@ use crate::records::{AgentTurn, Contact, ConversationEvent, Entry, OperatorComma
 use chrono::{DateTime, Utc};
 use std::fmt;
 
+/// The dead-letter kind (`handoff.dlq.kind`) of a record refused here; `handoff replay`
+/// reports refused records with it too.
+pub const DEAD_LETTER_KIND: &str = "invalid_record";
+
 /// Bounds on one input record. [`DEFAULT_LIMITS`] is what the workers use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {

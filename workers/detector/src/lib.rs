@@ -15,7 +15,7 @@
 //! The decisions themselves are `handoff_core::detect`; this crate only adapts them to Kafka.
 
 use apache_avro::types::Value;
-use handoff_core::detect::{self, ConversationState, DetectorOutput};
+use handoff_core::detect::{self, Clock, ConversationState, DetectorOutput, Input};
 use handoff_core::records::{
     AgentControl, ConversationEvent, LifecycleEvent, OperatorCommand, StopSignal,
 };
@@ -94,25 +94,10 @@ impl DetectorStage {
     }
 }
 
-/// The conversation's state, created on first sight.
-fn entry<'c>(
-    conversations: &'c mut HashMap<String, Entry>,
-    conversation_id: &str,
-    partition: i32,
-) -> &'c mut ConversationState {
-    &mut conversations
-        .entry(conversation_id.to_string())
-        .or_insert_with(|| Entry {
-            partition,
-            state: ConversationState::new(conversation_id),
-        })
-        .state
-}
-
 /// A decoded input that must not reach the state (empty ids, oversized text, timestamps far
 /// away...): dead-lettered as `invalid_record`, the validation kind leading the error message.
 fn invalid(e: validate::Invalid) -> Rejection {
-    Rejection::new("invalid_record", e.to_string())
+    Rejection::new(validate::DEAD_LETTER_KIND, e.to_string())
 }
 
 impl Stage for DetectorStage {
@@ -135,49 +120,41 @@ impl Stage for DetectorStage {
 
     fn handle(&mut self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, Rejection> {
         let now = (self.clock)();
-        let (conversation_id, out) = if msg.topic == self.topics.commands() {
-            let cmd: OperatorCommand = typed(msg.value)?;
-            validate::command(&cmd, now, &validate::DEFAULT_LIMITS).map_err(invalid)?;
-            if !self.conversations.contains_key(&cmd.conversation_id) {
-                // A conversation nobody has seen: decide on a scratch state and keep it only if
-                // the command opened a handoff (`take_over`/`pause`); a rejected command leaves
-                // no state behind (and nothing in the changelog).
-                let mut scratch = ConversationState::new(&cmd.conversation_id);
-                let out = detect::on_command(&mut scratch, &cmd, &self.policy, now);
-                let outgoing = self.publish(&cmd.conversation_id, out);
-                if scratch.handoff_id.is_some() {
-                    self.conversations.insert(
-                        cmd.conversation_id.clone(),
-                        Entry {
-                            partition: msg.partition,
-                            state: scratch,
-                        },
-                    );
-                    self.changed = Some(cmd.conversation_id.clone());
-                }
-                return Ok(outgoing);
-            }
-            let state = entry(&mut self.conversations, &cmd.conversation_id, msg.partition);
-            (
-                cmd.conversation_id.clone(),
-                detect::on_command(state, &cmd, &self.policy, now),
-            )
+        // Decoded first (a record that does not decode is a `decode` rejection); then the one
+        // step the offline pipeline runs too: validation, then the decision.
+        let command: OperatorCommand;
+        let event: ConversationEvent;
+        let input = if msg.topic == self.topics.commands() {
+            command = typed(msg.value)?;
+            Input::Command(&command)
         } else {
-            let event: ConversationEvent = typed(msg.value)?;
-            validate::event(&event, now, &validate::DEFAULT_LIMITS).map_err(invalid)?;
-            let state = entry(
-                &mut self.conversations,
-                &event.conversation_id,
-                msg.partition,
-            );
-            (
-                event.conversation_id.clone(),
-                detect::on_event(state, &event, &self.policy, now),
-            )
+            event = typed(msg.value)?;
+            Input::Event(&event)
         };
-        let outgoing = self.publish(&conversation_id, out);
-        self.changed = Some(conversation_id);
-        Ok(outgoing)
+        let conversation_id = input.conversation_id().to_string();
+        let state = self
+            .conversations
+            .get_mut(&conversation_id)
+            .map(|e| &mut e.state);
+        let stepped = detect::step(state, input, &self.policy, Clock::at(now)).map_err(invalid)?;
+        match stepped.created {
+            Some(created) => {
+                self.conversations.insert(
+                    conversation_id.clone(),
+                    Entry {
+                        partition: msg.partition,
+                        state: created,
+                    },
+                );
+                self.changed = Some(conversation_id.clone());
+            }
+            None if self.conversations.contains_key(&conversation_id) => {
+                self.changed = Some(conversation_id.clone());
+            }
+            // A rejected command about a conversation nobody has seen: no state, no snapshot.
+            None => {}
+        }
+        Ok(self.publish(&conversation_id, stepped.outputs))
     }
 
     fn changelog(&mut self) -> Vec<Outgoing> {
@@ -345,5 +322,130 @@ mod tests {
             1,
             "its state goes to the changelog"
         );
+    }
+
+    fn event(id: &str, conversation: &str, at: chrono::DateTime<chrono::Utc>) -> ConversationEvent {
+        ConversationEvent {
+            event_id: id.into(),
+            conversation_id: conversation.into(),
+            tenant_id: "acme".into(),
+            occurred_at: at,
+            channel: "web".into(),
+            actor: handoff_core::records::Actor::Contact,
+            text: "my card was charged twice".into(),
+            language: Some("en".into()),
+            agent: None,
+            contact: None,
+            entry: None,
+            attributes: Default::default(),
+        }
+    }
+
+    fn handle_event(
+        stage: &mut DetectorStage,
+        e: &ConversationEvent,
+    ) -> Result<Vec<Outgoing>, Rejection> {
+        let topic = stage.topics.events();
+        let value = apache_avro::to_value(e).unwrap();
+        stage.handle(&Incoming {
+            topic: &topic,
+            partition: 0,
+            offset: 0,
+            key: Some(e.conversation_id.as_bytes()),
+            value: &value,
+        })
+    }
+
+    /// Replay and the live detector run one step: each record the detector dead-letters is
+    /// refused by the offline pipeline with the same kind and error, and changes nothing there.
+    #[test]
+    fn replay_refuses_what_the_detector_dead_letters_with_the_same_reason() {
+        use chrono::TimeZone;
+        use handoff_core::pipeline::Pipeline;
+        use handoff_core::replay::ReplayRecord;
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 20, 10, 0, 0)
+            .unwrap();
+        let valid = event("c-1", "conv", at);
+        let mut no_id = event("", "conv", at);
+        no_id.text = "hello".into();
+        let mut huge = event("c-2", "conv", at);
+        huge.text = "a".repeat(70_000);
+        let mut bad_confidence = event("c-3", "conv", at);
+        bad_confidence.actor = handoff_core::records::Actor::Agent;
+        bad_confidence.agent = Some(handoff_core::records::AgentTurn {
+            confidence: Some(87.0),
+            ..Default::default()
+        });
+        // Seconds read as milliseconds upstream: 1970.
+        let epoch = event(
+            "c-4",
+            "conv",
+            chrono::Utc.timestamp_millis_opt(1_795_168_931).unwrap(),
+        );
+        let mut no_operator = command("op-1", "conv", CommandAction::Claim);
+        no_operator.operator.id = String::new();
+        no_operator.issued_at = at;
+
+        let mut stage = DetectorStage::new(Policy::builtin(), Topics::new("t."));
+        stage.clock = || {
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 20, 10, 0, 0)
+                .unwrap()
+        };
+        handle_event(&mut stage, &valid).expect("a valid event is handled");
+        let policy = Policy::builtin();
+        let mut pipeline = Pipeline::new(&policy);
+        pipeline
+            .step(&ReplayRecord::Event(valid))
+            .expect("and replayed");
+        let bad = [
+            ReplayRecord::Event(no_id),
+            ReplayRecord::Event(huge),
+            ReplayRecord::Event(bad_confidence),
+            ReplayRecord::Event(epoch),
+            ReplayRecord::Command(no_operator.clone()),
+        ];
+        let mut kinds = Vec::new();
+        for record in &bad {
+            let dead_letter = match record {
+                ReplayRecord::Event(e) => handle_event(&mut stage, e),
+                ReplayRecord::Command(c) => {
+                    let topic = stage.topics.commands();
+                    let value = apache_avro::to_value(c).unwrap();
+                    stage.handle(&Incoming {
+                        topic: &topic,
+                        partition: 0,
+                        offset: 0,
+                        key: None,
+                        value: &value,
+                    })
+                }
+            }
+            .expect_err("the detector dead-letters it");
+            let refused = pipeline.step(record).expect_err("replay refuses it");
+            assert_eq!(refused.kind, dead_letter.kind, "{record:?}");
+            assert_eq!(refused.error, dead_letter.message, "{record:?}");
+            assert_eq!(
+                refused.record_id,
+                match record {
+                    ReplayRecord::Event(e) => e.event_id.clone(),
+                    ReplayRecord::Command(c) => c.command_id.clone(),
+                }
+            );
+            kinds.push(refused.error.split(':').next().unwrap().to_string());
+        }
+        assert_eq!(
+            kinds,
+            [
+                "empty_id",
+                "text_too_large",
+                "out_of_range",
+                "timestamp_too_old",
+                "empty_id"
+            ]
+        );
+        // Refused records changed nothing: the conversation saw one event only.
+        assert_eq!(pipeline.state("conv").unwrap().transcript.len(), 1);
     }
 }

@@ -20,6 +20,7 @@ mod rules;
 mod sales;
 pub mod scope;
 pub mod sentiment;
+mod step;
 mod transcript;
 
 pub use explicit::is_explicit_request;
@@ -27,6 +28,7 @@ pub use fraud::is_fraud_signal;
 pub use packed_contact::PackedContact;
 pub use ring::Ring;
 pub use rules::Fired;
+pub use step::{check, step, Clock, Input, Stepped};
 pub use transcript::{Transcript, TurnRef};
 
 use crate::ids;
@@ -337,26 +339,21 @@ fn decide(
         }
         let signal = signal_for(
             state,
-            &handoff_id,
-            trigger_id,
-            0,
-            Decision::Flag,
-            reasons,
-            urgency,
+            SignalSpec {
+                handoff_id: &handoff_id,
+                trigger_event_id: trigger_id,
+                attempt: 0,
+                decision: Decision::Flag,
+                reasons,
+                urgency,
+            },
             now,
             policy,
         );
         let lifecycle = lifecycle(
             state,
-            &handoff_id,
-            "flagged",
-            state.control,
-            state.control,
-            "detector",
-            None,
+            Transition::by_detector(&handoff_id, "flagged", state.control, state.control),
             now,
-            None,
-            None,
         );
         return vec![
             DetectorOutput::Signal(signal),
@@ -377,12 +374,14 @@ fn decide(
 
     let signal = signal_for(
         state,
-        &handoff_id,
-        trigger_id,
-        0,
-        Decision::Escalate,
-        reasons,
-        urgency,
+        SignalSpec {
+            handoff_id: &handoff_id,
+            trigger_event_id: trigger_id,
+            attempt: 0,
+            decision: Decision::Escalate,
+            reasons,
+            urgency,
+        },
         now,
         policy,
     );
@@ -391,15 +390,8 @@ fn decide(
         DetectorOutput::Control(pause(state, &handoff_id, now, policy)),
         DetectorOutput::Lifecycle(lifecycle(
             state,
-            &handoff_id,
-            "escalated",
-            from,
-            ControlState::AwaitingHuman,
-            "detector",
-            None,
+            Transition::by_detector(&handoff_id, "escalated", from, ControlState::AwaitingHuman),
             now,
-            None,
-            None,
         )),
     ]
 }
@@ -428,65 +420,95 @@ fn pause(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn lifecycle(
-    state: &ConversationState,
-    handoff_id: &str,
-    transition: &str,
+/// One control-state transition as its LifecycleEvent records it.
+struct Transition<'a> {
+    handoff_id: &'a str,
+    /// `escalated`, `claimed`, `resumed`, ...
+    name: &'a str,
     from: ControlState,
     to: ControlState,
-    actor: &str,
+    /// `detector` or `operator:<id>`.
+    actor: &'a str,
     note: Option<String>,
-    now: Timestamp,
-    command_id: Option<&str>,
+    /// The command that caused it; also what makes its id unique per command.
+    command_id: Option<&'a str>,
     team: Option<String>,
-) -> LifecycleEvent {
-    let discriminator = command_id.unwrap_or("detector");
-    LifecycleEvent {
-        lifecycle_id: ids::derive("lifecycle", &[handoff_id, transition, discriminator]),
-        handoff_id: handoff_id.to_string(),
-        conversation_id: state.conversation_id.clone(),
-        transition: transition.into(),
-        from_state: from,
-        to_state: to,
-        actor: actor.to_string(),
-        note,
-        occurred_at: now,
-        accepted: true,
-        rejection_reason: None,
-        command_id: command_id.map(str::to_string),
-        team,
+}
+
+impl<'a> Transition<'a> {
+    /// A transition the detector makes on its own (no command, note or team).
+    fn by_detector(
+        handoff_id: &'a str,
+        name: &'a str,
+        from: ControlState,
+        to: ControlState,
+    ) -> Self {
+        Transition {
+            handoff_id,
+            name,
+            from,
+            to,
+            actor: "detector",
+            note: None,
+            command_id: None,
+            team: None,
+        }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn signal_for(
-    state: &ConversationState,
-    handoff_id: &str,
-    trigger_event_id: &str,
+fn lifecycle(state: &ConversationState, t: Transition<'_>, now: Timestamp) -> LifecycleEvent {
+    let discriminator = t.command_id.unwrap_or("detector");
+    LifecycleEvent {
+        lifecycle_id: ids::derive("lifecycle", &[t.handoff_id, t.name, discriminator]),
+        handoff_id: t.handoff_id.to_string(),
+        conversation_id: state.conversation_id.clone(),
+        transition: t.name.into(),
+        from_state: t.from,
+        to_state: t.to,
+        actor: t.actor.to_string(),
+        note: t.note,
+        occurred_at: now,
+        accepted: true,
+        rejection_reason: None,
+        command_id: t.command_id.map(str::to_string),
+        team: t.team,
+    }
+}
+
+/// What a StopSignal decides, beside what the conversation's state contributes.
+struct SignalSpec<'a> {
+    handoff_id: &'a str,
+    trigger_event_id: &'a str,
+    /// 0 for the first signal of a handoff; the SLA breach count for its re-escalations.
     attempt: u32,
     decision: Decision,
     reasons: Vec<Reason>,
     urgency: Urgency,
+}
+
+fn signal_for(
+    state: &ConversationState,
+    spec: SignalSpec<'_>,
     now: Timestamp,
     policy: &Policy,
 ) -> StopSignal {
-    let signal_id = if attempt == 0 {
+    let handoff_id = spec.handoff_id;
+    let signal_id = if spec.attempt == 0 {
         ids::derive("signal", &[handoff_id])
     } else {
-        ids::derive("signal", &[handoff_id, "sla", &attempt.to_string()])
+        ids::derive("signal", &[handoff_id, "sla", &spec.attempt.to_string()])
     };
     StopSignal {
         signal_id,
         handoff_id: handoff_id.to_string(),
         conversation_id: state.conversation_id.clone(),
         tenant_id: state.tenant_id.clone(),
-        trigger_event_id: trigger_event_id.to_string(),
+        trigger_event_id: spec.trigger_event_id.to_string(),
         decided_at: now,
         policy_version: policy.version().to_string(),
-        decision,
-        reasons,
-        urgency,
+        decision: spec.decision,
+        reasons: spec.reasons,
+        urgency: spec.urgency,
         channel: state.channel.clone(),
         language: state.language.clone(),
         transcript: state.transcript.iter().map(|t| t.to_turn()).collect(),
@@ -542,15 +564,13 @@ pub fn on_tick(
     state.open_reasons.clone_from(&reasons);
     let mut breach = lifecycle(
         state,
-        &handoff_id,
-        "sla_breached",
-        ControlState::AwaitingHuman,
-        ControlState::AwaitingHuman,
-        "detector",
-        None,
+        Transition::by_detector(
+            &handoff_id,
+            "sla_breached",
+            ControlState::AwaitingHuman,
+            ControlState::AwaitingHuman,
+        ),
         now,
-        None,
-        None,
     );
     breach.lifecycle_id = ids::derive(
         "lifecycle",
@@ -560,16 +580,33 @@ pub fn on_tick(
         DetectorOutput::Lifecycle(breach),
         DetectorOutput::Signal(signal_for(
             state,
-            &handoff_id,
-            &trigger,
-            attempt,
-            Decision::Escalate,
-            reasons,
-            urgency,
+            SignalSpec {
+                handoff_id: &handoff_id,
+                trigger_event_id: &trigger,
+                attempt,
+                decision: Decision::Escalate,
+                reasons,
+                urgency,
+            },
             now,
             policy,
         )),
     ]
+}
+
+/// What a command did to the control state.
+enum Applied {
+    /// Answered without a transition: a rejection, or nothing for a no-op.
+    Answered(Vec<DetectorOutput>),
+    Moved(Moved),
+}
+
+/// A transition a command made: its name, the state it leads to, and the outputs published
+/// before its LifecycleEvent.
+struct Moved {
+    name: &'static str,
+    to: ControlState,
+    outputs: Vec<DetectorOutput>,
 }
 
 /// Applies an operator command to the conversation's control state.
@@ -602,235 +639,300 @@ pub fn on_command(
         }
     }
 
-    let (transition, to, extra): (&str, ControlState, Vec<DetectorOutput>) = match (
-        cmd.action, open,
-    ) {
+    let applied = match (cmd.action, open) {
         (CommandAction::Unknown, _) => {
-            return vec![reject(state, cmd, &actor, "unknown action", now)];
+            Applied::Answered(vec![reject(state, cmd, &actor, "unknown action", now)])
         }
-        (CommandAction::Claim, Some(_)) if state.control == ControlState::Claimed => {
-            if state.claimed_by.as_deref() == Some(cmd.operator.id.as_str()) {
-                return Vec::new(); // a repeated claim by the owner is a no-op
-            }
-            return vec![reject(
-                state,
-                cmd,
-                &actor,
-                "already claimed by another operator",
-                now,
-            )];
-        }
-        (CommandAction::Claim | CommandAction::TakeOver, Some(_)) => {
-            state.claimed_by = Some(cmd.operator.id.clone());
-            state.claim_by_ms = None;
-            let t = if cmd.action == CommandAction::Claim {
-                "claimed"
-            } else {
-                "taken_over"
-            };
-            (t, ControlState::Claimed, Vec::new())
-        }
+        (CommandAction::Claim | CommandAction::TakeOver, Some(_)) => claim(state, cmd, &actor, now),
         (CommandAction::TakeOver | CommandAction::Pause, None) => {
-            // A human pulls an active conversation without a stop condition.
-            let handoff_id = ids::handoff_id(&state.conversation_id, &cmd.command_id);
-            let take_over = cmd.action == CommandAction::TakeOver;
-            let reason = Reason {
-                kind: ReasonKind::Manual,
-                rule_id: format!("manual.{}", if take_over { "take_over" } else { "pause" }),
-                score: 1.0,
-                threshold: None,
-                evidence_event_id: cmd.command_id.clone(),
-                evidence_text: cmd.note.clone().unwrap_or_default(),
-            };
-            state.handoff_id = Some(handoff_id.clone());
-            state.trigger_id = Some(cmd.command_id.clone());
-            state.open_reasons = vec![reason.clone()];
-            state.urgency = Some(Urgency::Normal);
-            state.sla_breaches = 0;
-            state.cooldown = None;
-            let signal = signal_for(
-                state,
-                &handoff_id,
-                &cmd.command_id,
-                0,
-                Decision::Escalate,
-                vec![reason],
-                Urgency::Normal,
-                now,
-                policy,
-            );
-            let outputs = vec![
-                DetectorOutput::Signal(signal),
-                DetectorOutput::Control(pause(state, &handoff_id, now, policy)),
-            ];
-            if take_over {
-                state.claimed_by = Some(cmd.operator.id.clone());
-                state.claim_by_ms = None;
-                ("taken_over", ControlState::Claimed, outputs)
-            } else {
-                state.claimed_by = None;
-                state.claim_by_ms =
-                    Some((now + policy.sla.claim_within(Urgency::Normal)).timestamp_millis());
-                ("paused", ControlState::AwaitingHuman, outputs)
-            }
+            Applied::Moved(manual_handoff(state, cmd, policy, now))
         }
-        (CommandAction::Pause, Some(_)) => return Vec::new(), // already paused
+        (CommandAction::Pause, Some(_)) => Applied::Answered(Vec::new()), // already paused
         (CommandAction::Resume, Some(handoff_id)) => {
-            let context = cmd
-                .note
-                .as_deref()
-                .filter(|n| !n.trim().is_empty())
-                .map(handback_context);
-            // "Send a follow-up now" only inside working hours; the agent is unpaused either way.
-            let in_hours = policy.working_hours.contains(now);
-            let skipped = (cmd.send_follow_up_now && !in_hours).then(|| {
-                format!(
-                    "outside working hours ({} {}-{} {})",
-                    policy.working_hours.days.join(","),
-                    policy.working_hours.open,
-                    policy.working_hours.close,
-                    policy.working_hours.time_zone
-                )
-            });
-            let control = AgentControl {
-                control_id: ids::derive("control", &[&handoff_id, "resume", &cmd.command_id]),
-                conversation_id: state.conversation_id.clone(),
-                handoff_id: Some(handoff_id),
-                issued_at: now,
-                action: ControlAction::Resume,
-                contact_notice: None,
-                handoff_context: context,
-                send_follow_up_now: cmd.send_follow_up_now && in_hours,
-                follow_up_skipped_reason: skipped,
-            };
-            state.start_cooldown(policy, now);
-            (
-                "resumed",
-                ControlState::ReturnedToAgent,
-                vec![DetectorOutput::Control(control)],
-            )
+            Applied::Moved(resume(state, cmd, handoff_id, policy, now))
         }
         (CommandAction::Resolve, Some(handoff_id)) => {
-            let control = AgentControl {
-                control_id: ids::derive("control", &[&handoff_id, "resolve", &cmd.command_id]),
-                conversation_id: state.conversation_id.clone(),
-                handoff_id: Some(handoff_id),
-                issued_at: now,
-                action: ControlAction::Resume,
-                contact_notice: None,
-                handoff_context: Some(match cmd.note.as_deref() {
-                    Some(n) if !n.trim().is_empty() => format!("A human resolved this conversation. Their note: {} Do not re-open topics the human already addressed.", n.trim()),
-                    _ => "A human resolved this conversation. Do not re-open topics the human already addressed.".to_string(),
-                }),
-                send_follow_up_now: false,
-                follow_up_skipped_reason: None,
-            };
-            state.start_cooldown(policy, now);
-            (
-                "resolved",
-                ControlState::Resolved,
-                vec![DetectorOutput::Control(control)],
-            )
+            Applied::Moved(resolve(state, cmd, handoff_id, policy, now))
         }
-        (CommandAction::Reassign, Some(handoff_id)) => match cmd.target_team.as_deref() {
-            Some(team) if policy.has_team(team) => {
-                // The same handoff is signalled again with the reassignment as its first
-                // reason, so builder and router (stateless) re-route it to the named team.
-                let urgency = state.urgency.unwrap_or(Urgency::Normal);
-                state.claimed_by = None;
-                state.claim_by_ms =
-                    Some((now + policy.sla.claim_within(urgency)).timestamp_millis());
-                let mut reasons = vec![Reason {
-                    kind: ReasonKind::Manual,
-                    rule_id: REASSIGN_RULE.into(),
-                    score: 1.0,
-                    threshold: None,
-                    evidence_event_id: cmd.command_id.clone(),
-                    evidence_text: team.to_string(),
-                }];
-                reasons.extend(state.open_reasons.iter().cloned());
-                reasons.truncate(MAX_REASONS);
-                state.open_reasons.clone_from(&reasons);
-                let trigger = state
-                    .trigger_id
-                    .clone()
-                    .unwrap_or_else(|| cmd.command_id.clone());
-                let mut signal = signal_for(
-                    state,
-                    &handoff_id,
-                    &trigger,
-                    0,
-                    Decision::Escalate,
-                    reasons,
-                    urgency,
-                    now,
-                    policy,
-                );
-                signal.signal_id =
-                    ids::derive("signal", &[&handoff_id, "reassign", &cmd.command_id]);
-                (
-                    "reassigned",
-                    ControlState::AwaitingHuman,
-                    vec![DetectorOutput::Signal(signal)],
-                )
-            }
-            Some(team) => {
-                return vec![reject(
-                    state,
-                    cmd,
-                    &actor,
-                    &format!("unknown team {team:?}"),
-                    now,
-                )]
-            }
-            None => {
-                return vec![reject(
-                    state,
-                    cmd,
-                    &actor,
-                    "reassign needs a target_team",
-                    now,
-                )]
-            }
-        },
+        (CommandAction::Reassign, Some(handoff_id)) => {
+            reassign(state, cmd, &handoff_id, &actor, policy, now)
+        }
         (_, None) => {
-            return vec![reject(
-                state,
-                cmd,
-                &actor,
-                &format!(
-                    "no open handoff (conversation is {})",
-                    state.control.as_str()
-                ),
-                now,
-            )];
+            let why = format!(
+                "no open handoff (conversation is {})",
+                state.control.as_str()
+            );
+            Applied::Answered(vec![reject(state, cmd, &actor, &why, now)])
         }
     };
+    match applied {
+        Applied::Answered(outputs) => outputs,
+        Applied::Moved(moved) => record_transition(state, cmd, &actor, from, moved, now),
+    }
+}
 
+/// `claim` or `take_over` of an open handoff. A repeated claim by the owner is a no-op; a claim
+/// of a handoff another operator holds is rejected.
+fn claim(
+    state: &mut ConversationState,
+    cmd: &OperatorCommand,
+    actor: &str,
+    now: Timestamp,
+) -> Applied {
+    if cmd.action == CommandAction::Claim && state.control == ControlState::Claimed {
+        if state.claimed_by.as_deref() == Some(cmd.operator.id.as_str()) {
+            return Applied::Answered(Vec::new());
+        }
+        return Applied::Answered(vec![reject(
+            state,
+            cmd,
+            actor,
+            "already claimed by another operator",
+            now,
+        )]);
+    }
+    state.claimed_by = Some(cmd.operator.id.clone());
+    state.claim_by_ms = None;
+    let name = if cmd.action == CommandAction::Claim {
+        "claimed"
+    } else {
+        "taken_over"
+    };
+    Applied::Moved(Moved {
+        name,
+        to: ControlState::Claimed,
+        outputs: Vec::new(),
+    })
+}
+
+/// `take_over` or `pause` of an active conversation: a human pulls it without a stop condition.
+fn manual_handoff(
+    state: &mut ConversationState,
+    cmd: &OperatorCommand,
+    policy: &Policy,
+    now: Timestamp,
+) -> Moved {
+    let handoff_id = ids::handoff_id(&state.conversation_id, &cmd.command_id);
+    let take_over = cmd.action == CommandAction::TakeOver;
+    let reason = Reason {
+        kind: ReasonKind::Manual,
+        rule_id: format!("manual.{}", if take_over { "take_over" } else { "pause" }),
+        score: 1.0,
+        threshold: None,
+        evidence_event_id: cmd.command_id.clone(),
+        evidence_text: cmd.note.clone().unwrap_or_default(),
+    };
+    state.handoff_id = Some(handoff_id.clone());
+    state.trigger_id = Some(cmd.command_id.clone());
+    state.open_reasons = vec![reason.clone()];
+    state.urgency = Some(Urgency::Normal);
+    state.sla_breaches = 0;
+    state.cooldown = None;
+    let signal = signal_for(
+        state,
+        SignalSpec {
+            handoff_id: &handoff_id,
+            trigger_event_id: &cmd.command_id,
+            attempt: 0,
+            decision: Decision::Escalate,
+            reasons: vec![reason],
+            urgency: Urgency::Normal,
+        },
+        now,
+        policy,
+    );
+    let outputs = vec![
+        DetectorOutput::Signal(signal),
+        DetectorOutput::Control(pause(state, &handoff_id, now, policy)),
+    ];
+    if take_over {
+        state.claimed_by = Some(cmd.operator.id.clone());
+        state.claim_by_ms = None;
+        Moved {
+            name: "taken_over",
+            to: ControlState::Claimed,
+            outputs,
+        }
+    } else {
+        state.claimed_by = None;
+        state.claim_by_ms =
+            Some((now + policy.sla.claim_within(Urgency::Normal)).timestamp_millis());
+        Moved {
+            name: "paused",
+            to: ControlState::AwaitingHuman,
+            outputs,
+        }
+    }
+}
+
+/// `resume`: the handback, with the operator's note as the agent's context from now on.
+fn resume(
+    state: &mut ConversationState,
+    cmd: &OperatorCommand,
+    handoff_id: String,
+    policy: &Policy,
+    now: Timestamp,
+) -> Moved {
+    let context = cmd
+        .note
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .map(handback_context);
+    // "Send a follow-up now" only inside working hours; the agent is unpaused either way.
+    let in_hours = policy.working_hours.contains(now);
+    let skipped = (cmd.send_follow_up_now && !in_hours).then(|| {
+        format!(
+            "outside working hours ({} {}-{} {})",
+            policy.working_hours.days.join(","),
+            policy.working_hours.open,
+            policy.working_hours.close,
+            policy.working_hours.time_zone
+        )
+    });
+    let control = AgentControl {
+        control_id: ids::derive("control", &[&handoff_id, "resume", &cmd.command_id]),
+        conversation_id: state.conversation_id.clone(),
+        handoff_id: Some(handoff_id),
+        issued_at: now,
+        action: ControlAction::Resume,
+        contact_notice: None,
+        handoff_context: context,
+        send_follow_up_now: cmd.send_follow_up_now && in_hours,
+        follow_up_skipped_reason: skipped,
+    };
+    state.start_cooldown(policy, now);
+    Moved {
+        name: "resumed",
+        to: ControlState::ReturnedToAgent,
+        outputs: vec![DetectorOutput::Control(control)],
+    }
+}
+
+/// `resolve`: the human closed the case; the agent resumes with a closing note.
+fn resolve(
+    state: &mut ConversationState,
+    cmd: &OperatorCommand,
+    handoff_id: String,
+    policy: &Policy,
+    now: Timestamp,
+) -> Moved {
+    let control = AgentControl {
+        control_id: ids::derive("control", &[&handoff_id, "resolve", &cmd.command_id]),
+        conversation_id: state.conversation_id.clone(),
+        handoff_id: Some(handoff_id),
+        issued_at: now,
+        action: ControlAction::Resume,
+        contact_notice: None,
+        handoff_context: Some(match cmd.note.as_deref() {
+            Some(n) if !n.trim().is_empty() => format!("A human resolved this conversation. Their note: {} Do not re-open topics the human already addressed.", n.trim()),
+            _ => "A human resolved this conversation. Do not re-open topics the human already addressed.".to_string(),
+        }),
+        send_follow_up_now: false,
+        follow_up_skipped_reason: None,
+    };
+    state.start_cooldown(policy, now);
+    Moved {
+        name: "resolved",
+        to: ControlState::Resolved,
+        outputs: vec![DetectorOutput::Control(control)],
+    }
+}
+
+/// `reassign` to a known team: the same handoff is signalled again with the reassignment as its
+/// first reason, so builder and router (stateless) re-route it to the named team.
+fn reassign(
+    state: &mut ConversationState,
+    cmd: &OperatorCommand,
+    handoff_id: &str,
+    actor: &str,
+    policy: &Policy,
+    now: Timestamp,
+) -> Applied {
+    let team = match cmd.target_team.as_deref() {
+        Some(team) if policy.has_team(team) => team,
+        Some(team) => {
+            let why = format!("unknown team {team:?}");
+            return Applied::Answered(vec![reject(state, cmd, actor, &why, now)]);
+        }
+        None => {
+            let why = "reassign needs a target_team";
+            return Applied::Answered(vec![reject(state, cmd, actor, why, now)]);
+        }
+    };
+    let urgency = state.urgency.unwrap_or(Urgency::Normal);
+    state.claimed_by = None;
+    state.claim_by_ms = Some((now + policy.sla.claim_within(urgency)).timestamp_millis());
+    let mut reasons = vec![Reason {
+        kind: ReasonKind::Manual,
+        rule_id: REASSIGN_RULE.into(),
+        score: 1.0,
+        threshold: None,
+        evidence_event_id: cmd.command_id.clone(),
+        evidence_text: team.to_string(),
+    }];
+    reasons.extend(state.open_reasons.iter().cloned());
+    reasons.truncate(MAX_REASONS);
+    state.open_reasons.clone_from(&reasons);
+    let trigger = state
+        .trigger_id
+        .clone()
+        .unwrap_or_else(|| cmd.command_id.clone());
+    let mut signal = signal_for(
+        state,
+        SignalSpec {
+            handoff_id,
+            trigger_event_id: &trigger,
+            attempt: 0,
+            decision: Decision::Escalate,
+            reasons,
+            urgency,
+        },
+        now,
+        policy,
+    );
+    signal.signal_id = ids::derive("signal", &[handoff_id, "reassign", &cmd.command_id]);
+    Applied::Moved(Moved {
+        name: "reassigned",
+        to: ControlState::AwaitingHuman,
+        outputs: vec![DetectorOutput::Signal(signal)],
+    })
+}
+
+/// The LifecycleEvent of a command's transition after its other outputs, and the new state.
+fn record_transition(
+    state: &mut ConversationState,
+    cmd: &OperatorCommand,
+    actor: &str,
+    from: ControlState,
+    moved: Moved,
+    now: Timestamp,
+) -> Vec<DetectorOutput> {
     let handoff_id = state.handoff_id.clone().unwrap_or_default();
     let team = if cmd.action == CommandAction::Reassign {
         cmd.target_team.clone()
     } else {
         Some(cmd.operator.team.clone()).filter(|t| !t.is_empty())
     };
-    let mut out = extra;
+    let mut out = moved.outputs;
     out.push(DetectorOutput::Lifecycle(lifecycle(
         state,
-        &handoff_id,
-        transition,
-        from,
-        to,
-        &actor,
-        cmd.note.clone(),
+        Transition {
+            handoff_id: &handoff_id,
+            name: moved.name,
+            from,
+            to: moved.to,
+            actor,
+            note: cmd.note.clone(),
+            command_id: Some(&cmd.command_id),
+            team,
+        },
         now,
-        Some(&cmd.command_id),
-        team,
     )));
     // returned_to_agent is a passing state: the agent is active again at once.
-    state.control = if to == ControlState::ReturnedToAgent {
+    state.control = if moved.to == ControlState::ReturnedToAgent {
         ControlState::AgentActive
     } else {
-        to
+        moved.to
     };
     out
 }
@@ -890,15 +992,17 @@ fn reject(
         .unwrap_or_default();
     let mut event = lifecycle(
         state,
-        &handoff_id,
-        "rejected",
-        state.control,
-        state.control,
-        actor,
-        cmd.note.clone(),
+        Transition {
+            handoff_id: &handoff_id,
+            name: "rejected",
+            from: state.control,
+            to: state.control,
+            actor,
+            note: cmd.note.clone(),
+            command_id: Some(&cmd.command_id),
+            team: cmd.target_team.clone(),
+        },
         now,
-        Some(&cmd.command_id),
-        cmd.target_team.clone(),
     );
     event.accepted = false;
     event.rejection_reason = Some(why.to_string());
