@@ -7,7 +7,11 @@
 #
 #   infra/model.sh    install into $HANDOFF_MODEL_DIR (default .run/models/all-minilm-l6-v2)
 #
-# Idempotent: when the files are there and the weights' hash is right it does nothing.
+# Then it distils the static token embeddings (static-<sha8>.safetensors) from the full model
+# with the encoder crate's handoff-distil, once: the binary checks an existing file (hashes,
+# recipe, vocabulary) and leaves a valid one alone.
+#
+# Idempotent: when the files are there and the weights' hash is right it downloads nothing.
 # The weights are checked against the upstream file's sha256; a mismatch is fatal, never
 # silently used.
 set -euo pipefail
@@ -83,3 +87,10 @@ else
   extract
   say "encoder model installed in $MODEL_DIR (sha256 verified)"
 fi
+
+# The debug build: the encoder's kernels are optimised even there (root Cargo.toml), the
+# distillation takes seconds, and `make test` needs this build anyway.
+command -v cargo >/dev/null || die "cargo is not installed; it builds handoff-distil"
+say "static embeddings (handoff-distil; builds the encoder crate on first use)"
+(cd "$HANDOFF_ROOT" && cargo run --quiet -p handoff-encoder --bin handoff-distil -- "$MODEL_DIR") ||
+  die "distilling the static embeddings into $MODEL_DIR failed"
