@@ -43,7 +43,7 @@ pub struct Policy {
     pub sla: Sla,
     /// How the builder composes payloads.
     #[serde(default)]
-    pub builder: crate::build::BuilderPolicy,
+    pub builder: crate::compose::BuilderPolicy,
 }
 
 #[derive(Debug, Clone, Deserialize)]

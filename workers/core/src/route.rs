@@ -195,7 +195,7 @@ mod tests {
             _ => unreachable!(),
         };
         let mut state = ConversationState::new("c1");
-        let builder = crate::build::Builder::for_policy(&policy, None).unwrap();
+        let builder = crate::compose::Builder::for_policy(&policy, None).unwrap();
         let first = match &on_event(&mut state, &ev, &policy, t0)[0] {
             DetectorOutput::Signal(s) => builder.build(s),
             _ => unreachable!(),

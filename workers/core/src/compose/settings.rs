@@ -2,7 +2,7 @@
 //!
 //! Every key has a default, so a policy without `[builder]` works. Rules given in the policy
 //! (`[[builder.drafts]]`, `[[builder.next_actions]]`, `[[builder.open_questions]]`) are tried
-//! *before* the built-in ones (`build/defaults.toml`), so a deployment overrides a text by adding
+//! *before* the built-in ones (`compose/defaults.toml`), so a deployment overrides a text by adding
 //! a rule for the same intent or reason, and adds languages by adding drafts with a new `lang`.
 
 use serde::Deserialize;
