@@ -607,7 +607,8 @@ fn samples_without_an_agent_intent_are_classified() {
             "04-login-2fa-de.jsonl",
             "s04-5",
             ReasonKind::ExplicitRequest,
-            "technical",
+            // Sign-in problems belong to the account team's labels (account/login).
+            "account",
         ),
         (
             "05-outage-frustration.jsonl",

@@ -37,16 +37,17 @@ mod golden;
 mod tests;
 
 pub use settings::{
-    ActionRule, BuilderPolicy, ClassifierPolicy, DraftRule, LlmPolicy, PriorityPolicy, QuestionRule,
+    ActionRule, BuilderPolicy, ClassifierPolicy, Domain, DraftRule, LlmPolicy, PriorityPolicy,
+    QuestionRule, TenantProfile, Voice,
 };
 
 use crate::classify::examples::{self, ExamplesError};
-use crate::classify::{IntentClassifier, TrainConfig};
+use crate::classify::{IntentClassifier, IntentSource, TrainConfig};
 use crate::policy::Policy;
 use crate::records::*;
 use entities::Entity;
 use regex::Regex;
-use rules::Rules;
+use rules::{Rules, Subject};
 use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use template::Vars;
@@ -75,7 +76,18 @@ pub struct Builder {
     policy: BuilderPolicy,
     rules: Arc<Rules>,
     classifier: Option<Arc<IntentClassifier>>,
+    /// Consulted in order for the contact's intent (the lexical classifier by default).
+    intent_sources: Vec<Arc<dyn IntentSource>>,
     max_words: usize,
+}
+
+/// Where [`Builder::with_intent_source`] puts a new source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentSourceUse {
+    /// Consulted first; the existing sources still decide where it is unsure.
+    Before,
+    /// Replaces every existing source.
+    Instead,
 }
 
 /// Classifiers trained from the built-in examples only, per training configuration: every
@@ -130,11 +142,16 @@ impl Builder {
                 "builder.classifier.min_confidence must be within 0..=1".into(),
             ));
         }
-        for (kind, p) in &policy.priority.reason_floor {
-            if parse_priority(p).is_none() {
-                return Err(BuilderError::Invalid(format!(
-                    "builder.priority.reason_floor.{kind}: {p:?} is not urgent, high, normal or low"
-                )));
+        for (table, floors) in [
+            ("reason_floor", &policy.priority.reason_floor),
+            ("intent_floor", &policy.priority.intent_floor),
+        ] {
+            for (kind, p) in floors {
+                if parse_priority(p).is_none() {
+                    return Err(BuilderError::Invalid(format!(
+                        "builder.priority.{table}.{kind}: {p:?} is not urgent, high, normal or low"
+                    )));
+                }
             }
         }
         let rules = Rules::compile(policy).map_err(BuilderError::Invalid)?;
@@ -172,9 +189,32 @@ impl Builder {
         Ok(Builder {
             policy: policy.clone(),
             rules: Arc::new(rules),
+            intent_sources: classifier
+                .iter()
+                .map(|c| c.clone() as Arc<dyn IntentSource>)
+                .collect(),
             classifier,
             max_words: policy.summary_max_words,
         })
+    }
+
+    /// Plugs in another intent source (e.g. a learned head on sentence embeddings): `Before`
+    /// consults it ahead of the lexical classifier, `Instead` replaces the classifier.
+    pub fn with_intent_source(
+        mut self,
+        source: Arc<dyn IntentSource>,
+        how: IntentSourceUse,
+    ) -> Builder {
+        if how == IntentSourceUse::Instead {
+            self.intent_sources.clear();
+        }
+        self.intent_sources.insert(0, source);
+        self
+    }
+
+    /// The intent sources, in the order they are consulted.
+    pub fn intent_sources(&self) -> &[Arc<dyn IntentSource>] {
+        &self.intent_sources
     }
 
     pub fn policy(&self) -> &BuilderPolicy {
@@ -264,7 +304,7 @@ impl Builder {
             }
         }
 
-        let intent = self.intent_of(signal, &contact_turns);
+        let (intent, classified) = self.intent_of(signal, &contact_turns);
         let subject =
             self.rules
                 .subject(&intent.name, intent.sub_intent.as_deref(), &signal.reasons);
@@ -396,22 +436,8 @@ impl Builder {
                 source: "builder".into(),
             });
         }
-        if intent.source == "classifier" {
-            facts.inferred.push(Fact {
-                kind: "intent".into(),
-                value: format!(
-                    "{}{} (classifier, confidence {:.2})",
-                    intent.name,
-                    intent
-                        .sub_intent
-                        .as_deref()
-                        .map(|s| format!("/{s}"))
-                        .unwrap_or_default(),
-                    intent.confidence
-                ),
-                event_id: None,
-                source: "builder".into(),
-            });
+        if classified.name != "unknown" {
+            facts.inferred.push(classified_intent_fact(&classified));
         }
 
         // Open questions, draft, next action.
@@ -484,7 +510,7 @@ impl Builder {
             citations: dedup_citations(&signal.citations),
             draft_reply,
             next_action: NextAction { action, reasoning },
-            priority: self.priority_of(signal),
+            priority: self.priority_of(signal, &subject),
             composer: Composer {
                 name: COMPOSER_NAME.into(),
                 version: COMPOSER_VERSION.into(),
@@ -492,75 +518,67 @@ impl Builder {
         }
     }
 
+    /// The payload's intent (the agent's when it gave one, else the classified one) and the
+    /// classified reading itself (recorded as a fact so the router can fall back on it).
     #[inline(never)]
-    fn intent_of(&self, signal: &StopSignal, contact_turns: &[&Turn]) -> Intent {
-        if let Some(name) = signal
+    fn intent_of(&self, signal: &StopSignal, contact_turns: &[&Turn]) -> (Intent, Intent) {
+        let classified = self.classify(signal, contact_turns);
+        let Some(name) = signal
             .agent_intent
             .as_deref()
             .filter(|n| !n.trim().is_empty())
-        {
-            return Intent {
-                name: name.to_string(),
-                sub_intent: signal
-                    .agent_sub_intent
-                    .clone()
-                    .filter(|s| !s.trim().is_empty()),
-                confidence: signal
-                    .agent_intent_confidence
-                    .filter(|c| c.is_finite())
-                    .unwrap_or(0.5)
-                    .clamp(0.0, 1.0),
-                source: "agent".into(),
-            };
-        }
-        let Some(classifier) = self.classifier.as_deref() else {
-            return Intent {
-                name: "unknown".into(),
-                sub_intent: None,
-                confidence: 0.0,
-                source: "none".into(),
-            };
+        else {
+            return (classified.clone(), classified);
         };
-        // A sentence that only asks for a human says nothing about the topic.
-        let mut parts: Vec<&str> = Vec::with_capacity(contact_turns.len());
-        for t in contact_turns {
-            let asked_for_human = signal.reasons.iter().any(|r| {
-                r.kind == ReasonKind::ExplicitRequest && r.evidence_event_id == t.event_id
-            });
-            if asked_for_human && crate::detect::is_explicit_request(&t.text) {
-                parts.extend(
-                    split_sentences(&t.text).filter(|s| !crate::detect::is_explicit_request(s)),
-                );
-            } else {
-                parts.push(&t.text);
+        let agent = Intent {
+            name: name.to_string(),
+            sub_intent: signal
+                .agent_sub_intent
+                .clone()
+                .filter(|s| !s.trim().is_empty()),
+            confidence: signal
+                .agent_intent_confidence
+                .filter(|c| c.is_finite())
+                .unwrap_or(0.5)
+                .clamp(0.0, 1.0),
+            source: "agent".into(),
+        };
+        (agent, classified)
+    }
+
+    /// The intent sources' reading of the contact's turns: the first confident one wins.
+    fn classify(&self, signal: &StopSignal, contact_turns: &[&Turn]) -> Intent {
+        let unknown = |confidence: f64, source: &str| Intent {
+            name: "unknown".into(),
+            sub_intent: None,
+            confidence,
+            source: source.into(),
+        };
+        if self.intent_sources.is_empty() {
+            return unknown(0.0, "none");
+        }
+        let parts = topic_parts(signal, contact_turns);
+        if parts.is_empty() {
+            return unknown(0.0, self.intent_sources[0].name());
+        }
+        let mut best = unknown(0.0, self.intent_sources[0].name());
+        for source in &self.intent_sources {
+            let Some(p) = source.predict_parts(&parts) else {
+                continue;
+            };
+            if p.confidence >= self.policy.classifier.min_confidence {
+                return Intent {
+                    name: p.intent,
+                    sub_intent: p.sub_intent,
+                    confidence: p.confidence,
+                    source: source.name().into(),
+                };
+            }
+            if p.confidence > best.confidence {
+                best = unknown(p.confidence, source.name());
             }
         }
-        if parts.is_empty() {
-            parts.extend(contact_turns.iter().map(|t| t.text.as_str()));
-        }
-        if parts.is_empty() {
-            return Intent {
-                name: "unknown".into(),
-                sub_intent: None,
-                confidence: 0.0,
-                source: "classifier".into(),
-            };
-        }
-        let p = classifier.predict_parts(&parts);
-        if p.confidence < self.policy.classifier.min_confidence {
-            return Intent {
-                name: "unknown".into(),
-                sub_intent: None,
-                confidence: p.confidence,
-                source: "classifier".into(),
-            };
-        }
-        Intent {
-            name: p.intent,
-            sub_intent: p.sub_intent,
-            confidence: p.confidence,
-            source: "classifier".into(),
-        }
+        best
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -657,22 +675,32 @@ impl Builder {
     }
 
     #[inline(never)]
-    fn priority_of(&self, signal: &StopSignal) -> Priority {
+    fn priority_of(&self, signal: &StopSignal, subject: &Subject) -> Priority {
         let p = &self.policy.priority;
         let mut priority = match signal.urgency {
             Urgency::Immediate => Priority::Urgent,
             Urgency::Normal => Priority::Normal,
             Urgency::Nurture => Priority::Low,
         };
-        for r in &signal.reasons {
-            if let Some(floor) = p
-                .reason_floor
-                .get(r.kind.as_str())
-                .and_then(|s| parse_priority(s))
-            {
-                if floor.rank() < priority.rank() {
-                    priority = floor;
-                }
+        let reason_floors = signal
+            .reasons
+            .iter()
+            .filter_map(|r| p.reason_floor.get(r.kind.as_str()));
+        let intent_floors = [
+            &subject.canon_intent,
+            &subject.intent,
+            &subject.canon_sub,
+            &subject.sub,
+        ]
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .filter_map(|n| p.intent_floor.get(n.as_str()));
+        for floor in reason_floors
+            .chain(intent_floors)
+            .filter_map(|s| parse_priority(s))
+        {
+            if floor.rank() < priority.rank() {
+                priority = floor;
             }
         }
         if let Some(c) = &signal.contact {
@@ -698,6 +726,69 @@ fn parse_priority(s: &str) -> Option<Priority> {
         "low" => Some(Priority::Low),
         _ => None,
     }
+}
+
+/// The contact's words that say what the case is about: a sentence that only asks for a human
+/// says nothing about the topic.
+fn topic_parts<'t>(signal: &StopSignal, contact_turns: &[&'t Turn]) -> Vec<&'t str> {
+    let mut parts: Vec<&str> = Vec::with_capacity(contact_turns.len());
+    for t in contact_turns {
+        let asked_for_human = signal
+            .reasons
+            .iter()
+            .any(|r| r.kind == ReasonKind::ExplicitRequest && r.evidence_event_id == t.event_id);
+        if asked_for_human && crate::detect::is_explicit_request(&t.text) {
+            parts.extend(
+                split_sentences(&t.text).filter(|s| !crate::detect::is_explicit_request(s)),
+            );
+        } else {
+            parts.push(&t.text);
+        }
+    }
+    if parts.is_empty() {
+        parts.extend(contact_turns.iter().map(|t| t.text.as_str()));
+    }
+    parts
+}
+
+/// The inferred fact that records the builder's classified reading of the case.
+const CLASSIFIED_INTENT_FACT: &str = "intent";
+
+/// How the classified reading is written as a fact: `orders/shipping_delay (classifier,
+/// confidence 0.83)`; [`classified_intent`] reads it back.
+fn classified_intent_fact(intent: &Intent) -> Fact {
+    Fact {
+        kind: CLASSIFIED_INTENT_FACT.into(),
+        value: format!(
+            "{}{} ({}, confidence {:.2})",
+            intent.name,
+            intent
+                .sub_intent
+                .as_deref()
+                .map(|s| format!("/{s}"))
+                .unwrap_or_default(),
+            intent.source,
+            intent.confidence
+        ),
+        event_id: None,
+        source: "builder".into(),
+    }
+}
+
+/// The builder's classified intent and sub-intent of a payload (from its `intent` fact), for
+/// routing when the agent's own intent names no team.
+pub fn classified_intent(payload: &HandoffPayload) -> Option<(&str, Option<&str>)> {
+    let fact = payload
+        .facts
+        .inferred
+        .iter()
+        .find(|f| f.kind == CLASSIFIED_INTENT_FACT && f.source == "builder")?;
+    let label = fact.value.split(" (").next()?.trim();
+    let (name, sub) = match label.split_once('/') {
+        Some((n, s)) => (n, Some(s)),
+        None => (label, None),
+    };
+    (!name.is_empty() && name != "unknown").then_some((name, sub))
 }
 
 /// The process-wide builder of the built-in policy section.

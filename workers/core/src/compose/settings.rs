@@ -111,6 +111,8 @@ pub struct PriorityPolicy {
     /// Reason kind → the lowest priority a handoff with that reason gets (`urgent`, `high`,
     /// `normal`, `low`).
     pub reason_floor: BTreeMap<String, String>,
+    /// Intent or sub-intent (the payload's, after aliasing) → the lowest priority it gets.
+    pub intent_floor: BTreeMap<String, String>,
     /// A VIP contact raises the priority one step.
     pub raise_vip: bool,
     /// Plans (case-insensitive) that raise the priority one step.
@@ -130,6 +132,7 @@ impl Default for PriorityPolicy {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+            intent_floor: [("fraud".to_string(), "urgent".to_string())].into(),
             raise_vip: true,
             raise_plans: vec!["enterprise".into()],
             value_threshold: Some(10_000.0),
@@ -202,4 +205,64 @@ impl Default for LlmPolicy {
             api_key_env: "HANDOFF_LLM_API_KEY".into(),
         }
     }
+}
+
+/// What kind of business a tenant is: it picks the built-in texts (a bank's next action never
+/// holds an order before it ships).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Domain {
+    Retail,
+    Banking,
+    Saas,
+    Travel,
+    Telecom,
+    #[default]
+    General,
+}
+
+impl Domain {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Domain::Retail => "retail",
+            Domain::Banking => "banking",
+            Domain::Saas => "saas",
+            Domain::Travel => "travel",
+            Domain::Telecom => "telecom",
+            Domain::General => "general",
+        }
+    }
+}
+
+/// How drafts address the contact: `formal` (Sie, usted, "Hello Ana Ruiz,") or `friendly`
+/// (first name; du only where the tenant asks for it through its own drafts).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Voice {
+    Formal,
+    #[default]
+    Friendly,
+}
+
+impl Voice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Voice::Formal => "formal",
+            Voice::Friendly => "friendly",
+        }
+    }
+}
+
+/// A tenant profile (`[tenant]` for the default, `[tenants.<id>]` per tenant): who the drafts,
+/// next actions and notices speak for. Without a name the texts say "our team" / "we"; no
+/// built-in text names a company.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantProfile {
+    /// The name the contact knows ("Northwind Bank").
+    pub name: Option<String>,
+    pub domain: Domain,
+    pub voice: Voice,
+    /// The contact notice by language (`en`, `es`, ..., or `default`), instead of `[handoff]`'s.
+    pub contact_notices: BTreeMap<String, String>,
 }
