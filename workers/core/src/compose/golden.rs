@@ -242,7 +242,8 @@ const GOLDEN: &[Golden] = &[
         ],
         intent: ("technical", "login", "agent"),
         citations: &["kb-40", "kb-41"],
-        draft: &["Guten Tag Stefan Hartmann,", "Konto A-4410"],
+        // No tenant profile: the default voice is friendly ("Hallo"; the texts still say Sie).
+        draft: &["Hallo Stefan Hartmann,", "Konto A-4410"],
         action: &["identity", "A-4410"],
         priority: Priority::High,
         language: "de",

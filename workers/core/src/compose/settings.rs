@@ -152,6 +152,12 @@ pub struct DraftRule {
     pub lang: String,
     pub when: Selectors,
     pub text: String,
+    /// Tenant domains the text fits (`banking`, `retail`, ...); empty: every domain.
+    #[serde(default)]
+    pub domains: Vec<Domain>,
+    /// The voice the text is written in; absent: fits both.
+    #[serde(default)]
+    pub voice: Option<Voice>,
 }
 
 /// A recommended next action with its reasoning (English, for the operator).
@@ -161,6 +167,9 @@ pub struct ActionRule {
     pub when: Selectors,
     pub action: String,
     pub reasoning: String,
+    /// Tenant domains the action fits; empty: every domain.
+    #[serde(default)]
+    pub domains: Vec<Domain>,
 }
 
 /// An open question for the operator; every matching rule contributes, unless a fact of one of
@@ -172,6 +181,9 @@ pub struct QuestionRule {
     #[serde(default)]
     pub unless: Vec<String>,
     pub question: String,
+    /// Tenant domains the question fits; empty: every domain.
+    #[serde(default)]
+    pub domains: Vec<Domain>,
 }
 
 /// The OpenAI-compatible chat-completions composer. The API key is never in the policy: it is
