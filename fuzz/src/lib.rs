@@ -14,7 +14,7 @@ use apache_avro::schema::ResolvedSchema;
 use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::{from_value, Schema};
 use chrono::{DateTime, TimeZone, Utc};
-use handoff_core::build::Builder;
+use handoff_core::compose::Builder;
 use handoff_core::pipeline::Pipeline;
 use handoff_core::records::{ConversationEvent, OperatorCommand};
 use handoff_core::replay::{parse_line, read_all, ReplayRecord};

@@ -1,7 +1,7 @@
 //! The builder worker: turns each StopSignal (`handoff.signals`) into the HandoffPayload a human
 //! acts on (`handoff.payloads`). Stateless.
 //!
-//! - the composing is `handoff_core::build::Builder` (pure, deterministic, built-in composer),
+//! - the composing is `handoff_core::compose::Builder` (pure, deterministic, built-in composer),
 //!   made once at start-up from the policy's `[builder]` section (it trains the intent
 //!   classifier from the configured examples, resolved against the policy file's directory);
 //! - [`llm`]: the optional OpenAI-compatible LLM composer (`[builder.llm] enabled = true`), which
@@ -10,7 +10,7 @@
 
 pub mod llm;
 
-use handoff_core::build::Builder;
+use handoff_core::compose::Builder;
 use handoff_core::records::{HandoffPayload, StopSignal};
 use handoff_runtime::codec::AvroRecord;
 use handoff_runtime::topics::Topics;

@@ -14,7 +14,7 @@
 //! The API key is a `SecretString` read from the environment variable the policy names (or from
 //! the file named by `<that variable>_FILE`); it is sent as a bearer token and never logged.
 
-use handoff_core::build::{self, Builder, LlmPolicy};
+use handoff_core::compose::{self, Builder, LlmPolicy};
 use handoff_core::records::{Actor, Composer, HandoffPayload, StopSignal};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
@@ -133,7 +133,7 @@ impl LlmComposer {
         builder: &Builder,
     ) -> Value {
         let max_words = builder.policy().summary_max_words;
-        let must_keep: Vec<String> = build::key_facts_in_summary(builtin)
+        let must_keep: Vec<String> = compose::key_facts_in_summary(builtin)
             .iter()
             .map(|f| f.value.clone())
             .collect();
@@ -380,8 +380,8 @@ pub fn accept(
     if words > builder.policy().summary_max_words {
         return Err(Fallback::TooLong(words));
     }
-    for fact in build::key_facts_in_summary(builtin) {
-        if !build::mentions(&summary, fact) {
+    for fact in compose::key_facts_in_summary(builtin) {
+        if !compose::mentions(&summary, fact) {
             return Err(Fallback::DroppedFact(fact.value.clone()));
         }
     }

@@ -7,7 +7,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use handoff_builder::llm::{LlmComposer, LLM_COMPOSER_NAME};
 use handoff_builder::BuilderStage;
-use handoff_core::build::{Builder, BuilderPolicy, LlmPolicy, COMPOSER_NAME};
+use handoff_core::compose::{Builder, BuilderPolicy, LlmPolicy, COMPOSER_NAME};
 use handoff_core::records::*;
 use handoff_runtime::topics::Topics;
 use secrecy::SecretString;

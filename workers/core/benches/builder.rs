@@ -11,7 +11,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput};
-use handoff_core::build::{Builder, BuilderPolicy};
+use handoff_core::compose::{Builder, BuilderPolicy};
 use handoff_core::classify::examples::{default_examples, parse_csv};
 use handoff_core::classify::{holdout_split, IntentClassifier, TrainConfig};
 use handoff_core::records::*;
@@ -292,7 +292,7 @@ fn throughput(c: &mut Criterion) {
     g.bench_function("entities_8_contact_4_agent_lines", |b| {
         b.iter(|| {
             for l in CONTACT_LINES.iter().chain(AGENT_LINES) {
-                black_box(handoff_core::build::entities::extract(black_box(l)));
+                black_box(handoff_core::compose::entities::extract(black_box(l)));
             }
         })
     });

@@ -3,7 +3,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use handoff_core::build::Builder;
+use handoff_core::compose::Builder;
 use handoff_core::detect::{on_event, ConversationState, DetectorOutput};
 use handoff_core::records::*;
 use handoff_core::route::route;

@@ -3,7 +3,7 @@
 //! - [`records`]: the Avro records as Rust types (the contract between workers).
 //! - [`policy`]: the versioned TOML policy every decision is made and stamped with.
 //! - [`detect`]: stop conditions and the conversation control state machine (detector).
-//! - [`build`]: the handoff payload a human acts on (builder).
+//! - [`compose`]: the handoff payload a human acts on (builder).
 //! - [`route`]: ordered routing rules (router).
 //! - [`replay`] and [`pipeline`]: the JSON Lines replay format and all stages in one process,
 //!   for `handoff replay`, evaluation and tests.
@@ -13,8 +13,8 @@
 //! Every stage is a plain function over plain types: the workers, the CLI and the tests call the
 //! same code.
 
-pub mod build;
 pub mod classify;
+pub mod compose;
 pub mod detect;
 pub mod ids;
 pub mod pipeline;

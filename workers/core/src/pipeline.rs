@@ -2,7 +2,7 @@
 //! records. `handoff replay` and the tests use it; the workers run the same functions one stage
 //! each.
 
-use crate::build::Builder;
+use crate::compose::Builder;
 use crate::detect::{self, Clock, ConversationState, DetectorOutput, Input};
 use crate::policy::Policy;
 use crate::records::*;

@@ -43,7 +43,14 @@ pub struct Policy {
     pub sla: Sla,
     /// How the builder composes payloads.
     #[serde(default)]
-    pub builder: crate::build::BuilderPolicy,
+    pub builder: crate::compose::BuilderPolicy,
+    /// The tenant profile drafts, next actions and notices speak for when a tenant has none of
+    /// its own (no profile: "our team", domain `general`).
+    #[serde(default)]
+    pub tenant: crate::compose::TenantProfile,
+    /// Tenant id → its profile (`[tenants.<id>]`).
+    #[serde(default)]
+    pub tenants: BTreeMap<String, crate::compose::TenantProfile>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -364,18 +371,29 @@ pub struct RoutingPolicy {
     pub rules: Vec<RoutingRule>,
 }
 
-/// One ordered routing rule. All conditions given must hold; an empty rule matches everything.
+/// One routing rule. All conditions given must hold; an empty rule matches everything.
+///
+/// The router decides in stages (`route.rs`): rules with `reasons` first, then rules with
+/// `intents` against the agent's own intent, then the same rules against the builder's
+/// classified intent, then rules on account context (`plans`, `tags`); within a stage the first
+/// matching rule in file order wins.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingRule {
     pub id: String,
     pub team: String,
-    /// Matches the payload's intent or sub-intent (case-insensitive).
+    /// Matches the intent or sub-intent (case-insensitive).
     #[serde(default)]
     pub intents: Vec<String>,
     /// Matches when any reason has one of these kinds (`fraud`, `sales`, ...).
     #[serde(default)]
     pub reasons: Vec<String>,
+    /// Matches the contact's plan (case-insensitive).
+    #[serde(default)]
+    pub plans: Vec<String>,
+    /// Matches when the contact carries one of these tags (case-insensitive).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -443,6 +461,23 @@ impl Policy {
         self.routing.teams.iter().any(|t| t == team)
     }
 
+    /// The profile of a tenant: its own `[tenants.<id>]`, else the `[tenant]` default.
+    pub fn tenant_profile(&self, tenant_id: &str) -> &crate::compose::TenantProfile {
+        self.tenants.get(tenant_id).unwrap_or(&self.tenant)
+    }
+
+    /// The contact notice for a tenant and language: the tenant's own `contact_notices` when its
+    /// profile has one for the language (or a `default`), else `[handoff]`'s.
+    pub fn notice_for_tenant(&self, tenant_id: &str, language: Option<&str>) -> &str {
+        let own = &self.tenant_profile(tenant_id).contact_notices;
+        language
+            .map(crate::compose::language::primary)
+            .and_then(|l| own.get(&l))
+            .or_else(|| own.get("default"))
+            .map(String::as_str)
+            .unwrap_or_else(|| self.handoff.notice_for(language))
+    }
+
     /// Compiles what the rules need at run time (keyword matchers, time zone).
     fn prepare(&mut self) -> Result<(), String> {
         self.working_hours.parse()?;
@@ -496,6 +531,17 @@ impl Policy {
                 return Err(format!(
                     "routing.rules[{i}]: duplicate rule id {:?}",
                     rule.id
+                ));
+            }
+        }
+        for (id, profile) in std::iter::once(("tenant".to_string(), &self.tenant)).chain(
+            self.tenants
+                .iter()
+                .map(|(id, p)| (format!("tenants.{id}"), p)),
+        ) {
+            if profile.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+                return Err(format!(
+                    "{id}.name: empty; leave it out to say \"our team\""
                 ));
             }
         }
@@ -677,6 +723,36 @@ mod tests {
         assert!(p.handoff.notice_for(None).starts_with("Thanks"));
         assert!(p.handoff_disabled_for(Some("Starter")));
         assert!(!p.handoff_disabled_for(Some("growth")));
+    }
+
+    #[test]
+    fn tenant_profiles_are_read_and_unknown_keys_refused_with_file_and_key() {
+        let text = format!(
+            "{DEFAULT_POLICY_TOML}\n[tenants.northwind]\nname = \"Northwind Bank\"\ndomain = \"banking\"\nvoice = \"formal\"\n"
+        );
+        let p = Policy::from_toml(&text, "p.toml").unwrap();
+        let t = p.tenant_profile("northwind");
+        assert_eq!(t.name.as_deref(), Some("Northwind Bank"));
+        assert_eq!(t.domain, crate::compose::Domain::Banking);
+        assert_eq!(t.voice, crate::compose::Voice::Formal);
+        assert_eq!(p.tenant_profile("other").name, None, "the [tenant] default");
+        let bad = format!("{text}colour = \"blue\"\n");
+        let err = Policy::from_toml(&bad, "p.toml").unwrap_err().to_string();
+        assert!(err.contains("p.toml") && err.contains("colour"), "{err}");
+        let bad = text.replace("\"banking\"", "\"casino\"");
+        let err = Policy::from_toml(&bad, "p.toml").unwrap_err().to_string();
+        assert!(err.contains("casino") && err.contains("banking"), "{err}");
+    }
+
+    #[test]
+    fn a_tenant_notice_replaces_the_default_one() {
+        let text = format!(
+            "{DEFAULT_POLICY_TOML}\n[tenants.t1]\ncontact_notices = {{ es = \"Un momento\", default = \"One moment\" }}\n"
+        );
+        let p = Policy::from_toml(&text, "p").unwrap();
+        assert_eq!(p.notice_for_tenant("t1", Some("es-ES")), "Un momento");
+        assert_eq!(p.notice_for_tenant("t1", Some("de")), "One moment");
+        assert!(p.notice_for_tenant("t2", Some("de")).starts_with("Danke"));
     }
 
     #[test]

@@ -12,12 +12,43 @@
 //!
 //! - [`features`]: the featuriser.
 //! - [`examples`]: reading `text,intent` CSV files and the built-in default example set.
+//! - [`IntentSource`]: the seam the builder reads intents through. This classifier is one
+//!   source; a learned head on sentence embeddings ([`crate::semantic::TextEncoder`]) is
+//!   another, plugged in with [`crate::compose::Builder::with_intent_source`].
 
 pub mod examples;
 pub mod features;
 
 use features::{FeatureVec, Featurizer, Sink, BIGRAM, CHAR, FAMILY_WEIGHTS, WORD};
 use std::cell::RefCell;
+
+/// Where the builder gets an intent reading of the contact's words when the agent gave none (and,
+/// for routing, beside the agent's). Implementations must be deterministic: the live builder,
+/// `handoff replay` and `handoff eval` must read the same intent from the same text.
+///
+/// The builder consults its sources in order and takes the first prediction whose confidence
+/// reaches `[builder.classifier] min_confidence`; when none does, the intent is `unknown` with
+/// the best confidence seen. A semantic source goes *before* this lexical classifier to be used
+/// in addition (the lexical one still decides where the semantic one is unsure), or alone to be
+/// used instead.
+pub trait IntentSource: Send + Sync + std::fmt::Debug {
+    /// Recorded as the payload intent's `source` (`classifier`, `semantic`, ...).
+    fn name(&self) -> &str;
+
+    /// The intent of the contact's text parts read as one; `None` when the source has no
+    /// opinion (no labels, nothing to read).
+    fn predict_parts(&self, parts: &[&str]) -> Option<Prediction>;
+}
+
+impl IntentSource for IntentClassifier {
+    fn name(&self) -> &str {
+        "classifier"
+    }
+
+    fn predict_parts(&self, parts: &[&str]) -> Option<Prediction> {
+        (!self.labels.is_empty()).then(|| IntentClassifier::predict_parts(self, parts))
+    }
+}
 
 /// How the classifier is trained.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,7 +2,7 @@
 //!
 //! Every key has a default, so a policy without `[builder]` works. Rules given in the policy
 //! (`[[builder.drafts]]`, `[[builder.next_actions]]`, `[[builder.open_questions]]`) are tried
-//! *before* the built-in ones (`build/defaults.toml`), so a deployment overrides a text by adding
+//! *before* the built-in ones (`compose/defaults.toml`), so a deployment overrides a text by adding
 //! a rule for the same intent or reason, and adds languages by adding drafts with a new `lang`.
 
 use serde::Deserialize;
@@ -111,6 +111,8 @@ pub struct PriorityPolicy {
     /// Reason kind → the lowest priority a handoff with that reason gets (`urgent`, `high`,
     /// `normal`, `low`).
     pub reason_floor: BTreeMap<String, String>,
+    /// Intent or sub-intent (the payload's, after aliasing) → the lowest priority it gets.
+    pub intent_floor: BTreeMap<String, String>,
     /// A VIP contact raises the priority one step.
     pub raise_vip: bool,
     /// Plans (case-insensitive) that raise the priority one step.
@@ -130,6 +132,7 @@ impl Default for PriorityPolicy {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+            intent_floor: [("fraud".to_string(), "urgent".to_string())].into(),
             raise_vip: true,
             raise_plans: vec!["enterprise".into()],
             value_threshold: Some(10_000.0),
@@ -149,6 +152,12 @@ pub struct DraftRule {
     pub lang: String,
     pub when: Selectors,
     pub text: String,
+    /// Tenant domains the text fits (`banking`, `retail`, ...); empty: every domain.
+    #[serde(default)]
+    pub domains: Vec<Domain>,
+    /// The voice the text is written in; absent: fits both.
+    #[serde(default)]
+    pub voice: Option<Voice>,
 }
 
 /// A recommended next action with its reasoning (English, for the operator).
@@ -158,6 +167,9 @@ pub struct ActionRule {
     pub when: Selectors,
     pub action: String,
     pub reasoning: String,
+    /// Tenant domains the action fits; empty: every domain.
+    #[serde(default)]
+    pub domains: Vec<Domain>,
 }
 
 /// An open question for the operator; every matching rule contributes, unless a fact of one of
@@ -169,6 +181,9 @@ pub struct QuestionRule {
     #[serde(default)]
     pub unless: Vec<String>,
     pub question: String,
+    /// Tenant domains the question fits; empty: every domain.
+    #[serde(default)]
+    pub domains: Vec<Domain>,
 }
 
 /// The OpenAI-compatible chat-completions composer. The API key is never in the policy: it is
@@ -202,4 +217,64 @@ impl Default for LlmPolicy {
             api_key_env: "HANDOFF_LLM_API_KEY".into(),
         }
     }
+}
+
+/// What kind of business a tenant is: it picks the built-in texts (a bank's next action never
+/// holds an order before it ships).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Domain {
+    Retail,
+    Banking,
+    Saas,
+    Travel,
+    Telecom,
+    #[default]
+    General,
+}
+
+impl Domain {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Domain::Retail => "retail",
+            Domain::Banking => "banking",
+            Domain::Saas => "saas",
+            Domain::Travel => "travel",
+            Domain::Telecom => "telecom",
+            Domain::General => "general",
+        }
+    }
+}
+
+/// How drafts address the contact: `formal` (Sie, usted, "Hello Ana Ruiz,") or `friendly`
+/// (first name; du only where the tenant asks for it through its own drafts).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Voice {
+    Formal,
+    #[default]
+    Friendly,
+}
+
+impl Voice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Voice::Formal => "formal",
+            Voice::Friendly => "friendly",
+        }
+    }
+}
+
+/// A tenant profile (`[tenant]` for the default, `[tenants.<id>]` per tenant): who the drafts,
+/// next actions and notices speak for. Without a name the texts say "our team" / "we"; no
+/// built-in text names a company.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantProfile {
+    /// The name the contact knows ("Northwind Bank").
+    pub name: Option<String>,
+    pub domain: Domain,
+    pub voice: Voice,
+    /// The contact notice by language (`en`, `es`, ..., or `default`), instead of `[handoff]`'s.
+    pub contact_notices: BTreeMap<String, String>,
 }

@@ -242,7 +242,8 @@ const GOLDEN: &[Golden] = &[
         ],
         intent: ("technical", "login", "agent"),
         citations: &["kb-40", "kb-41"],
-        draft: &["Guten Tag Stefan Hartmann,", "Konto A-4410"],
+        // No tenant profile: the default voice is friendly ("Hallo"; the texts still say Sie).
+        draft: &["Hallo Stefan Hartmann,", "Konto A-4410"],
         action: &["identity", "A-4410"],
         priority: Priority::High,
         language: "de",
@@ -607,7 +608,8 @@ fn samples_without_an_agent_intent_are_classified() {
             "04-login-2fa-de.jsonl",
             "s04-5",
             ReasonKind::ExplicitRequest,
-            "technical",
+            // Sign-in problems belong to the account team's labels (account/login).
+            "account",
         ),
         (
             "05-outage-frustration.jsonl",

@@ -1,7 +1,7 @@
 //! Compiled rules: the policy's `[builder]` drafts, next actions and open questions, then the
 //! built-in ones (`defaults.toml`), with their selectors and parsed templates.
 
-use super::settings::{ActionRule, BuilderPolicy, DraftRule, QuestionRule};
+use super::settings::{ActionRule, BuilderPolicy, Domain, DraftRule, QuestionRule, Voice};
 use super::template::{Template, Vars};
 use crate::records::Reason;
 use regex::Regex;
@@ -14,11 +14,27 @@ pub const DEFAULTS_TOML: &str = include_str!("defaults.toml");
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Defaults {
+    emergency: BTreeMap<String, EmergencyTexts>,
     aliases: BTreeMap<String, String>,
     topics: BTreeMap<String, String>,
     drafts: Vec<DraftRule>,
     next_actions: Vec<ActionRule>,
     open_questions: Vec<QuestionRule>,
+}
+
+/// The emergency instruction a draft leads with, in one language.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyTexts {
+    /// Harm to a person (a swallowed battery, chest pain, gas...).
+    pub harm: String,
+    /// A risk of self-harm.
+    pub self_harm: String,
+    /// The same in the formal voice, where the language has one.
+    #[serde(default)]
+    pub harm_formal: Option<String>,
+    #[serde(default)]
+    pub self_harm_formal: Option<String>,
 }
 
 /// One `when` entry.
@@ -65,6 +81,9 @@ pub struct Subject {
     pub canon_intent: String,
     pub canon_sub: String,
     pub reason_kinds: Vec<&'static str>,
+    /// The tenant's domain and voice: rules for other domains or the other voice do not apply.
+    pub domain: Domain,
+    pub voice: Voice,
 }
 
 impl Subject {
@@ -96,6 +115,8 @@ struct Draft {
     lang: String,
     when: Vec<Selector>,
     text: Template,
+    domains: Vec<Domain>,
+    voice: Option<Voice>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +124,7 @@ struct Action {
     when: Vec<Selector>,
     action: Template,
     reasoning: Template,
+    domains: Vec<Domain>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +132,14 @@ struct Question {
     when: Vec<Selector>,
     unless: Vec<String>,
     question: Template,
+    domains: Vec<Domain>,
+}
+
+impl Subject {
+    /// Whether a rule written for `domains` (empty: all) fits the tenant.
+    fn fits(&self, domains: &[Domain]) -> bool {
+        domains.is_empty() || domains.contains(&self.domain)
+    }
 }
 
 /// Everything the composer looks up by intent and reason.
@@ -125,6 +155,7 @@ pub struct Rules {
     /// Whether a lower-cased text contains any of them, in one pass (`None`: there are none).
     forbidden_any: Option<Regex>,
     languages: Vec<String>,
+    emergency: BTreeMap<String, EmergencyTexts>,
 }
 
 fn forbidden_in(text_lower: &str, forbidden: &[String]) -> Option<String> {
@@ -170,6 +201,8 @@ impl Rules {
                     lang,
                     when: parse_selectors(&d.when, &name)?,
                     text,
+                    domains: d.domains.clone(),
+                    voice: d.voice,
                 });
             }
         }
@@ -188,6 +221,7 @@ impl Rules {
                     when: parse_selectors(&a.when, &name)?,
                     action: Template::parse(&a.action).map_err(|e| format!("{name}: {e}"))?,
                     reasoning: Template::parse(&a.reasoning).map_err(|e| format!("{name}: {e}"))?,
+                    domains: a.domains.clone(),
                 });
             }
         }
@@ -204,6 +238,7 @@ impl Rules {
                     when: parse_selectors(&q.when, &name)?,
                     unless: q.unless.clone(),
                     question: Template::parse(&q.question).map_err(|e| format!("{name}: {e}"))?,
+                    domains: q.domains.clone(),
                 });
             }
         }
@@ -224,10 +259,12 @@ impl Rules {
         languages.sort();
         languages.dedup();
         let default_lang = super::language::primary(&policy.default_language);
-        if !drafts
-            .iter()
-            .any(|d| d.lang == default_lang && d.when.contains(&Selector::Any))
-        {
+        if !drafts.iter().any(|d| {
+            d.lang == default_lang
+                && d.when.contains(&Selector::Any)
+                && d.domains.is_empty()
+                && d.voice.is_none()
+        }) {
             return Err(format!(
                 "builder.default_language {default_lang:?} has no catch-all draft (when = [\"*\"])"
             ));
@@ -244,7 +281,25 @@ impl Rules {
             }),
             forbidden,
             languages,
+            emergency: defaults.emergency,
         })
+    }
+
+    /// The emergency instruction in `lang` (English when the language has none), for self-harm
+    /// or other harm, in the tenant's voice.
+    pub fn emergency_instruction(&self, lang: &str, self_harm: bool, voice: Voice) -> &str {
+        let t = self
+            .emergency
+            .get(lang)
+            .or_else(|| self.emergency.get("en"))
+            .expect("the built-in defaults have English emergency texts");
+        let formal = voice == Voice::Formal;
+        match (self_harm, formal) {
+            (true, true) => t.self_harm_formal.as_deref().unwrap_or(&t.self_harm),
+            (true, false) => &t.self_harm,
+            (false, true) => t.harm_formal.as_deref().unwrap_or(&t.harm),
+            (false, false) => &t.harm,
+        }
     }
 
     /// The subject of a payload: its intent names, aliased, and its reason kinds.
@@ -265,6 +320,8 @@ impl Rules {
             intent,
             sub,
             reason_kinds: kinds,
+            domain: Domain::default(),
+            voice: Voice::default(),
         }
     }
 
@@ -282,7 +339,8 @@ impl Rules {
     pub fn draft(&self, lang: &str, subject: &Subject, vars: &Vars<'_>) -> Option<String> {
         self.drafts
             .iter()
-            .filter(|d| d.lang == lang && subject.any(&d.when))
+            .filter(|d| d.lang == lang && subject.any(&d.when) && subject.fits(&d.domains))
+            .filter(|d| d.voice.is_none_or(|v| v == subject.voice))
             .filter_map(|d| d.text.render(vars))
             .find(|text| {
                 self.forbidden_any
@@ -295,7 +353,7 @@ impl Rules {
     pub fn next_action(&self, subject: &Subject, vars: &Vars<'_>) -> Option<(String, String)> {
         self.actions
             .iter()
-            .filter(|a| subject.any(&a.when))
+            .filter(|a| subject.any(&a.when) && subject.fits(&a.domains))
             .find_map(|a| Some((a.action.render(vars)?, a.reasoning.render(vars)?)))
     }
 
@@ -312,7 +370,10 @@ impl Rules {
             if out.len() >= max {
                 break;
             }
-            if !subject.any(&q.when) || q.unless.iter().any(|k| has_kind(k)) {
+            if !subject.any(&q.when)
+                || !subject.fits(&q.domains)
+                || q.unless.iter().any(|k| has_kind(k))
+            {
                 continue;
             }
             if let Some(text) = q.question.render(vars) {
@@ -356,6 +417,8 @@ mod tests {
             lang: "en".into(),
             when: vec!["refund".into()],
             text: "Custom {first_name}".into(),
+            domains: vec![],
+            voice: None,
         });
         let rules = Rules::compile(&p).unwrap();
         let s = rules.subject("billing", Some("refund"), &[]);
@@ -372,6 +435,8 @@ mod tests {
             lang: "en".into(),
             when: vec!["*".into()],
             text: "Good news, your refund approved!".into(),
+            domains: vec![],
+            voice: None,
         });
         let err = Rules::compile(&p).unwrap_err();
         assert!(err.contains("refund approved"), "{err}");
@@ -385,11 +450,14 @@ mod tests {
             lang: "en".into(),
             when: vec!["*".into()],
             text: "About the {product}".into(),
+            domains: vec![],
+            voice: None,
         });
         let rules = Rules::compile(&p).unwrap();
         let s = rules.subject("x", None, &[]);
         let mut v = Vars::new();
         v.set("product", "Lumen 3");
+        v.set("greeting", "Hi,");
         let d = rules.draft("en", &s, &v).unwrap();
         assert!(!d.to_lowercase().contains("lumen"), "{d}");
     }
@@ -413,6 +481,7 @@ mod tests {
             when: vec![],
             action: "x".into(),
             reasoning: "y".into(),
+            domains: vec![],
         });
         assert!(Rules::compile(&p).unwrap_err().contains("when"));
         let p = BuilderPolicy {

@@ -131,6 +131,8 @@ fn drafts_never_promise_what_the_policy_forbids() {
             lang: "en".into(),
             when: vec!["refund".into()],
             text: "Hi {first_name}, good news: refund approved!".into(),
+            domains: vec![],
+            voice: None,
         }],
         ..Default::default()
     };

@@ -43,6 +43,9 @@ pub const VARS: &[&str] = &[
     "account_note",
     "channel",
     "deadline",
+    "tenant",
+    "greeting",
+    "harm",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +121,9 @@ fn var_index(name: &str) -> Option<usize> {
         "account_note" => 26,
         "channel" => 27,
         "deadline" => 28,
+        "tenant" => 29,
+        "greeting" => 30,
+        "harm" => 31,
         _ => return None,
     })
 }
