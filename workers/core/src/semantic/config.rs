@@ -52,6 +52,11 @@ pub struct LearnedRule {
     #[serde(default = "normal")]
     pub urgency: Urgency,
     pub threshold: f64,
+    /// When set, a lexicon rule of the same reason kind is dropped on a turn whose probability
+    /// is below it: the words matched, but the sentence means something else ("my solicitor is
+    /// handling the purchase", "this rate is a steal").
+    #[serde(default)]
+    pub veto_below: Option<f64>,
 }
 
 /// A learned detector whose reason kind the policy chooses.
@@ -84,6 +89,9 @@ pub struct FraudRule {
     /// stays far below it because the carry decays.
     pub carry: f64,
     pub conversation_threshold: f64,
+    /// As [`LearnedRule::veto_below`], for the fraud lexicon.
+    #[serde(default)]
+    pub veto_below: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
