@@ -929,3 +929,5 @@ fn reject(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod learned_tests;
