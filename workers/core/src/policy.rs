@@ -51,6 +51,10 @@ pub struct Policy {
     /// Tenant id → its profile (`[tenants.<id>]`).
     #[serde(default)]
     pub tenants: BTreeMap<String, crate::compose::TenantProfile>,
+    /// The encoder, learned heads and embedded tenant domains the learned rules read; `None`
+    /// until [`Policy::with_semantic`] (the learned rules are then inert).
+    #[serde(skip)]
+    pub semantic: Option<crate::semantic::Semantic>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +184,54 @@ pub struct Rules {
     pub out_of_scope: OutOfScopeRule,
     pub sales: SalesRule,
     pub fraud: RuleBase,
+    /// The learned detectors (`[rules.semantic.<detector>]`).
+    #[serde(default)]
+    pub semantic: crate::semantic::config::SemanticRules,
+}
+
+/// A rule table: the common keys of [`RuleBase`] (`id`, `enabled`, `urgency`) beside the rule's
+/// own, and every other key refused with its name. (serde's `flatten` would pass unknown keys to
+/// the flattened `RuleBase`, which cannot see them, so a typo such as `bogus_key = 1` was
+/// accepted silently; the rule is read through a flat twin with `deny_unknown_fields` instead.)
+macro_rules! rule_table {
+    ($module:ident: $(#[$meta:meta])* pub struct $name:ident {
+        pub base: RuleBase,
+        $($(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty),* $(,)?
+    }) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            pub struct Flat {
+                id: String,
+                #[serde(default = "yes")]
+                enabled: bool,
+                #[serde(default = "normal")]
+                urgency: Urgency,
+                $($(#[$fmeta])* $field: $ty,)*
+            }
+
+            $(#[$meta])*
+            #[derive(Debug, Clone, Deserialize)]
+            #[serde(from = "Flat")]
+            pub struct $name {
+                pub base: RuleBase,
+                $($(#[$fmeta])* $fvis $field: $ty,)*
+            }
+
+            impl From<Flat> for $name {
+                fn from(f: Flat) -> $name {
+                    $name {
+                        base: RuleBase { id: f.id, enabled: f.enabled, urgency: f.urgency },
+                        $($field: f.$field,)*
+                    }
+                }
+            }
+        }
+        pub use $module::$name;
+    };
 }
 
 /// What every rule has: an id recorded on each decision, a switch, and the urgency it implies.
@@ -201,22 +253,17 @@ fn normal() -> Urgency {
     Urgency::Normal
 }
 
-// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
-// RuleBase refuses unknown keys instead.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SentimentRule {
-    #[serde(flatten)]
+rule_table! {
+sentiment_rule: pub struct SentimentRule {
     pub base: RuleBase,
     pub turn_threshold: f64,
     pub trajectory_window: usize,
     pub trajectory_threshold: f64,
 }
+}
 
-// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
-// RuleBase refuses unknown keys instead.
-#[derive(Debug, Clone, Deserialize)]
-pub struct KeywordRule {
-    #[serde(flatten)]
+rule_table! {
+keyword_rule: pub struct KeywordRule {
     pub base: RuleBase,
     pub keywords: Vec<String>,
     /// Keywords that count only as the whole message (a bare "STOP").
@@ -226,7 +273,8 @@ pub struct KeywordRule {
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantKeywords>,
     #[serde(skip)]
-    matchers: Option<KeywordMatchers>,
+    pub(crate) matchers: Option<KeywordMatchers>,
+}
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -236,7 +284,7 @@ pub struct TenantKeywords {
 }
 
 #[derive(Debug, Clone)]
-struct KeywordMatchers {
+pub(crate) struct KeywordMatchers {
     default: regex::Regex,
     tenants: BTreeMap<String, regex::Regex>,
 }
@@ -290,30 +338,23 @@ impl KeywordRule {
     }
 }
 
-// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
-// RuleBase refuses unknown keys instead.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ToolCallRule {
-    #[serde(flatten)]
+rule_table! {
+tool_call_rule: pub struct ToolCallRule {
     pub base: RuleBase,
     pub names: Vec<String>,
 }
+}
 
-// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
-// RuleBase refuses unknown keys instead.
-#[derive(Debug, Clone, Deserialize)]
-pub struct LowConfidenceRule {
-    #[serde(flatten)]
+rule_table! {
+low_confidence_rule: pub struct LowConfidenceRule {
     pub base: RuleBase,
     pub threshold: f64,
     pub consecutive: u32,
 }
+}
 
-// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
-// RuleBase refuses unknown keys instead.
-#[derive(Debug, Clone, Deserialize)]
-pub struct OutOfScopeRule {
-    #[serde(flatten)]
+rule_table! {
+out_of_scope_rule: pub struct OutOfScopeRule {
     pub base: RuleBase,
     /// Honour the agent's own `out_of_scope` flag.
     #[serde(default = "yes")]
@@ -323,6 +364,17 @@ pub struct OutOfScopeRule {
     pub topics: Vec<String>,
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantScope>,
+    /// The tenant's domain by examples (`text,intent` CSV files, relative to the policy file's
+    /// directory): a contact turn whose nearest example is less similar than
+    /// `domain_similarity` is out of scope. Per tenant in `[rules.out_of_scope.tenants.<id>]`.
+    #[serde(default)]
+    pub domain_examples: Vec<String>,
+    #[serde(default = "default_domain_similarity")]
+    pub domain_similarity: f64,
+    /// The rows of every domain file, read at load: tenant id (`""` policy-wide) → rows.
+    #[serde(skip)]
+    pub domain_rows: BTreeMap<String, Vec<(String, String)>>,
+}
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -331,9 +383,52 @@ pub struct TenantScope {
     /// Topics this tenant handles itself.
     #[serde(default)]
     pub in_scope: Vec<String>,
+    /// This tenant's domain by examples (replaces the policy-wide `domain_examples`).
+    #[serde(default)]
+    pub domain_examples: Vec<String>,
+}
+
+fn default_domain_similarity() -> f64 {
+    0.45
 }
 
 impl OutOfScopeRule {
+    /// Reads every domain file; an unreadable or malformed one names the key and the file.
+    fn load_domains(&mut self, base_dir: Option<&Path>) -> Result<(), String> {
+        let mut sets: Vec<(String, String, Vec<String>)> = vec![(
+            String::new(),
+            "rules.out_of_scope.domain_examples".into(),
+            self.domain_examples.clone(),
+        )];
+        for (tenant, scope) in &self.tenants {
+            sets.push((
+                tenant.clone(),
+                format!("rules.out_of_scope.tenants.{tenant}.domain_examples"),
+                scope.domain_examples.clone(),
+            ));
+        }
+        for (tenant, key, files) in sets {
+            let mut rows = Vec::new();
+            for file in &files {
+                let path = crate::classify::examples::resolve(file, base_dir)
+                    .ok_or_else(|| format!("{key}: {file:?} is not a file"))?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{key}: cannot read {}: {e}", path.display()))?;
+                let parsed =
+                    crate::classify::examples::parse_csv(&text, &path.display().to_string())
+                        .map_err(|e| format!("{key}: {e}"))?;
+                if parsed.is_empty() {
+                    return Err(format!("{key}: {} has no examples", path.display()));
+                }
+                rows.extend(parsed);
+            }
+            if !rows.is_empty() {
+                self.domain_rows.insert(tenant, rows);
+            }
+        }
+        Ok(())
+    }
+
     /// The out-of-scope topics for a tenant.
     pub fn topics_for<'a>(&'a self, tenant: &str) -> impl Iterator<Item = &'a str> + 'a {
         let in_scope: Vec<&str> = self
@@ -348,15 +443,13 @@ impl OutOfScopeRule {
     }
 }
 
-// No deny_unknown_fields here: serde does not support it beside `flatten`; the flattened
-// RuleBase refuses unknown keys instead.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SalesRule {
-    #[serde(flatten)]
+rule_table! {
+sales_rule: pub struct SalesRule {
     pub base: RuleBase,
     pub min_seats: u32,
     pub min_budget: f64,
     pub min_value: f64,
+}
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -418,6 +511,16 @@ impl Sla {
 impl Policy {
     /// Parses and validates policy text; `origin` names it in errors (a path, or `built-in`).
     pub fn from_toml(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+        Policy::from_toml_in(text, origin, None)
+    }
+
+    /// Like [`Policy::from_toml`], resolving relative file names (domain examples) against
+    /// `base_dir` (the policy file's directory; the working directory when `None`).
+    pub fn from_toml_in(
+        text: &str,
+        origin: &str,
+        base_dir: Option<&Path>,
+    ) -> Result<Policy, PolicyError> {
         let mut policy: Policy = toml::from_str(text).map_err(|e| PolicyError::Parse {
             origin: origin.to_string(),
             message: e.to_string(),
@@ -431,6 +534,7 @@ impl Policy {
         };
         policy
             .prepare()
+            .and_then(|()| policy.rules.out_of_scope.load_domains(base_dir))
             .and_then(|()| policy.validate())
             .map_err(|message| PolicyError::Invalid {
                 origin: origin.to_string(),
@@ -444,7 +548,54 @@ impl Policy {
             path: path.display().to_string(),
             source,
         })?;
-        Policy::from_toml(&text, &path.display().to_string())
+        Policy::from_toml_in(&text, &path.display().to_string(), path.parent())
+    }
+
+    /// The policy with its learned rules switched on: the encoder and heads they read, and each
+    /// tenant's domain examples embedded once. Refuses heads trained on another encoder, and a
+    /// heads file without a head an enabled rule needs (naming the file and the rule).
+    pub fn with_semantic(
+        mut self,
+        encoder: std::sync::Arc<dyn crate::semantic::TextEncoder>,
+        heads: crate::semantic::Heads,
+        heads_origin: &str,
+    ) -> Result<Policy, PolicyError> {
+        let invalid = |message: String| PolicyError::Invalid {
+            origin: heads_origin.to_string(),
+            message,
+        };
+        if heads.encoder_id != encoder.id() {
+            return Err(invalid(format!(
+                "trained on encoder {:?}, but the loaded encoder is {:?}",
+                heads.encoder_id,
+                encoder.id()
+            )));
+        }
+        for (key, head) in self.rules.semantic.needed_heads() {
+            if heads.get(head).is_none() {
+                return Err(invalid(format!(
+                    "no head {head:?}, which rules.semantic.{key} needs (retrain with `handoff train`)"
+                )));
+            }
+        }
+        let domains = self
+            .rules
+            .out_of_scope
+            .domain_rows
+            .iter()
+            .map(|(tenant, rows)| {
+                (
+                    tenant.clone(),
+                    crate::semantic::DomainIndex::new(rows, encoder.as_ref()),
+                )
+            })
+            .collect();
+        self.semantic = Some(crate::semantic::Semantic {
+            encoder,
+            heads: std::sync::Arc::new(heads),
+            domains,
+        });
+        Ok(self)
     }
 
     /// The built-in default policy.
@@ -565,6 +716,10 @@ impl Policy {
         if !(0.0..=1.0).contains(&r.low_confidence.threshold) || r.low_confidence.consecutive == 0 {
             return Err("rules.low_confidence: threshold in [0, 1] and consecutive >= 1".into());
         }
+        r.semantic.validate()?;
+        if !(-1.0..=1.0).contains(&r.out_of_scope.domain_similarity) {
+            return Err("rules.out_of_scope.domain_similarity: a cosine in [-1, 1]".into());
+        }
         for t in &r.out_of_scope.topics {
             if !crate::detect::scope::KNOWN_TOPICS.contains(&t.as_str()) {
                 return Err(format!(
@@ -584,7 +739,10 @@ impl Policy {
             &r.out_of_scope.base.id,
             &r.sales.base.id,
             &r.fraud.id,
-        ] {
+        ]
+        .into_iter()
+        .chain(r.semantic.ids())
+        {
             if !ids.insert(id) {
                 return Err(format!(
                     "rules: rule id {id:?} is used twice; ids must identify one rule"
@@ -623,6 +781,106 @@ mod tests {
         assert!(err.contains("policy.toml"), "{err}");
         assert!(err.contains("transcript_windw"), "{err}");
         assert!(err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_inside_a_rule_table_is_refused() {
+        // Every table that shares RuleBase's keys, not only the top level.
+        for (table, line) in [
+            (
+                "[rules.out_of_scope]",
+                "[rules.out_of_scope]\nbogus_key = 1",
+            ),
+            ("[rules.sentiment]", "[rules.sentiment]\nbogus_key = 1"),
+            ("[rules.keyword]", "[rules.keyword]\nbogus_key = 1"),
+            ("[rules.tool_call]", "[rules.tool_call]\nbogus_key = 1"),
+            (
+                "[rules.low_confidence]",
+                "[rules.low_confidence]\nbogus_key = 1",
+            ),
+            ("[rules.sales]", "[rules.sales]\nbogus_key = 1"),
+            ("[rules.fraud]", "[rules.fraud]\nbogus_key = 1"),
+            (
+                "[rules.semantic.fraud]",
+                "[rules.semantic.fraud]\nbogus_key = 1",
+            ),
+        ] {
+            let text = DEFAULT_POLICY_TOML.replacen(table, line, 1);
+            assert_ne!(
+                text, DEFAULT_POLICY_TOML,
+                "{table} is in the default policy"
+            );
+            let err = Policy::from_toml(&text, "policy.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("policy.toml") && err.contains("bogus_key"),
+                "{table}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_learned_rule_is_refused() {
+        let text = format!("{DEFAULT_POLICY_TOML}\n[rules.semantic.telepathy]\nid = \"x\"\n");
+        let err = Policy::from_toml(&text, "policy.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("telepathy"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_domain_file_names_the_key_and_the_file() {
+        let text = DEFAULT_POLICY_TOML.replacen(
+            "domain_examples = []",
+            "domain_examples = [\"no-such-domain.csv\"]",
+            1,
+        );
+        assert_ne!(text, DEFAULT_POLICY_TOML);
+        let err = Policy::from_toml_in(&text, "p.toml", Some(Path::new("/nonexistent")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rules.out_of_scope.domain_examples"), "{err}");
+        assert!(err.contains("/nonexistent/no-such-domain.csv"), "{err}");
+    }
+
+    #[test]
+    fn domain_files_resolve_against_the_policy_directory_per_tenant() {
+        let dir = std::env::temp_dir().join(format!("policy-domain-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("bank.csv"),
+            "text,intent\nmy card is blocked,cards\n",
+        )
+        .unwrap();
+        let text = DEFAULT_POLICY_TOML.replacen(
+            "[rules.out_of_scope.tenants.acme]",
+            "[rules.out_of_scope.tenants.acme]\ndomain_examples = [\"bank.csv\"]",
+            1,
+        );
+        std::fs::write(dir.join("policy.toml"), &text).unwrap();
+        let p = Policy::from_file(&dir.join("policy.toml")).unwrap();
+        assert_eq!(
+            p.rules.out_of_scope.domain_rows.get("acme"),
+            Some(&vec![(
+                "my card is blocked".to_string(),
+                "cards".to_string()
+            )])
+        );
+        assert!(!p.rules.out_of_scope.domain_rows.contains_key(""));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn learned_rule_thresholds_are_probabilities() {
+        let text = DEFAULT_POLICY_TOML.replacen(
+            "id = \"semantic.threat.v1\"\nthreshold = 0.7",
+            "id = \"semantic.threat.v1\"\nthreshold = 1.7",
+            1,
+        );
+        assert_ne!(text, DEFAULT_POLICY_TOML);
+        let err = Policy::from_toml(&text, "p").unwrap_err().to_string();
+        assert!(err.contains("rules.semantic.threat.threshold"), "{err}");
     }
 
     #[test]

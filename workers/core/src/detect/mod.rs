@@ -13,6 +13,7 @@
 
 mod explicit;
 mod fraud;
+mod learned;
 mod literals;
 mod packed_contact;
 pub mod ring;
@@ -111,6 +112,22 @@ pub struct ConversationState {
     pub seen_hashes: Ring<i64, SEEN_IDS>,
     /// Last activity (wall clock of processing), epoch milliseconds.
     pub last_activity_ms: i64,
+    /// The learned detectors' memory across turns (see `learned.rs`); absent in older states.
+    /// Fraud evidence carried over the contact turns, decayed each turn.
+    #[serde(default)]
+    pub fraud_evidence: f64,
+    /// Agent answers below the frustration rule's weak confidence, in a row.
+    #[serde(default)]
+    pub weak_answer_streak: u32,
+    /// Contact turns that said the answer missed, or repeated the question.
+    #[serde(default)]
+    pub unanswered: u32,
+    /// Sign sketch of the last contact turn's embedding (48 bytes), to tell a rephrase.
+    #[serde(default)]
+    pub question_sketch: Vec<i64>,
+    /// Whether an agent answered since that contact turn.
+    #[serde(default)]
+    pub answered_since_question: bool,
 }
 
 /// `text` cut to at most `max` bytes at a character boundary, "…" marking the cut.
@@ -967,6 +984,11 @@ impl ConversationState {
         self.claim_by_ms = None;
         self.sentiment.clear();
         self.low_confidence_streak = 0;
+        self.fraud_evidence = 0.0;
+        self.weak_answer_streak = 0;
+        self.unanswered = 0;
+        self.question_sketch.clear();
+        self.answered_since_question = false;
     }
 }
 
@@ -1011,3 +1033,5 @@ fn reject(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod learned_tests;

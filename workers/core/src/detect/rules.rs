@@ -2,7 +2,7 @@
 //! rule on one event and returns what fired, in a fixed order, with its evidence.
 
 use super::{
-    fraud, is_explicit_request, sales, scope, sentiment, ConversationState, PackedContact,
+    fraud, is_explicit_request, learned, sales, scope, sentiment, ConversationState, PackedContact,
 };
 use crate::policy::{Policy, RuleBase};
 use crate::records::*;
@@ -14,6 +14,8 @@ pub struct Fired {
     pub urgency: Urgency,
     /// A nurture-level sales moment: recorded as a flag, the agent keeps the conversation.
     pub flag_only: bool,
+    /// Fired by a learned detector (a head's probability), not by a lexicon or a measure.
+    pub learned: bool,
 }
 
 fn fired(
@@ -35,6 +37,7 @@ fn fired(
         },
         urgency: rule.urgency,
         flag_only: false,
+        learned: false,
     }
 }
 
@@ -45,11 +48,18 @@ pub fn evaluate(
     event: &ConversationEvent,
     policy: &Policy,
 ) -> Vec<Fired> {
-    match event.actor {
-        Actor::Contact => contact_rules(state, event, policy),
+    let fired = match event.actor {
+        Actor::Contact => {
+            let mut out = contact_rules(state, event, policy);
+            if !event.text.trim().is_empty() {
+                learned::contact(state, event, policy, &mut out);
+            }
+            out
+        }
         Actor::Agent => agent_rules(state, event, policy),
         Actor::Operator | Actor::System => Vec::new(),
-    }
+    };
+    learned::one_per_kind(fired)
 }
 
 fn contact_rules(
@@ -232,12 +242,13 @@ fn agent_rules(
     };
 
     let t = &r.tool_call;
+    let transfer_call = agent
+        .tool_calls
+        .iter()
+        .find(|c| t.names.iter().any(|n| n == &c.name));
+    learned::agent(state, event, policy, transfer_call.is_some(), &mut out);
     if t.base.enabled {
-        if let Some(call) = agent
-            .tool_calls
-            .iter()
-            .find(|c| t.names.iter().any(|n| n == &c.name))
-        {
+        if let Some(call) = transfer_call {
             out.push(fired(
                 &t.base,
                 ReasonKind::ToolCall,
