@@ -33,9 +33,12 @@ build: build-deps
 build-deps:
 	infra/build-deps.sh
 
+# The registry is built with the whole workspace, not with `-p handoff-registry`: cargo unifies
+# dependency features over the packages it is asked to build, so `-p` alone compiles a second
+# copy of most dependencies (about a minute cold) that no other target reuses.
 infra-up: build-deps
-	@echo "==> building the dev schema registry"
-	cargo build -p handoff-registry --bin schema-registry
+	@echo "==> building the dev schema registry (with the workspace's binaries)"
+	cargo build --workspace --bins
 	@echo "==> bringing up local infra"
 	infra/up.sh
 
