@@ -53,7 +53,7 @@ run: build infra-up
 	$(ENV) && "$(BIN)/handoff" demo --input infra/samples
 	@echo
 	@echo "==> the stack is still running. Stop it with: make stop"
-	@echo "    operator console: http://127.0.0.1:19100/ (tokens: $(RUN_DIR)/console/operators.toml)"
+	@echo "    operator console: http://$${HANDOFF_CONSOLE__LISTEN:-127.0.0.1:19100}/ (tokens: $(RUN_DIR)/console/operators.toml)"
 	@echo "    logs: $(RUN_DIR)/logs/{kafka,postgres,registry,detector,builder,router,auditor,console}.log"
 
 stop:
