@@ -38,9 +38,12 @@ build-deps:
 model:
 	infra/model.sh
 
+# The registry is built with the whole workspace, not with `-p handoff-registry`: cargo unifies
+# dependency features over the packages it is asked to build, so `-p` alone compiles a second
+# copy of most dependencies (about a minute cold) that no other target reuses.
 infra-up: build-deps
-	@echo "==> building the dev schema registry"
-	cargo build -p handoff-registry --bin schema-registry
+	@echo "==> building the dev schema registry (with the workspace's binaries)"
+	cargo build --workspace --bins
 	@echo "==> bringing up local infra"
 	infra/up.sh
 
@@ -55,7 +58,7 @@ run: model build infra-up
 	$(ENV) && "$(BIN)/handoff" demo --input infra/samples
 	@echo
 	@echo "==> the stack is still running. Stop it with: make stop"
-	@echo "    operator console: http://127.0.0.1:19100/ (tokens: $(RUN_DIR)/console/operators.toml)"
+	@echo "    operator console: http://$${HANDOFF_CONSOLE__LISTEN:-127.0.0.1:19100}/ (tokens: $(RUN_DIR)/console/operators.toml)"
 	@echo "    logs: $(RUN_DIR)/logs/{kafka,postgres,registry,detector,builder,router,auditor,console}.log"
 
 stop:

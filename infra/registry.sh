@@ -28,7 +28,7 @@ start() {
     http_up || die "port $PORT is taken by something that does not speak HTTP; set HANDOFF_REGISTRY_PORT"
     say "127.0.0.1:$PORT already answers HTTP; using that registry (not ours, stop will not touch it)"; return
   fi
-  [[ -x $BIN ]] || die "$BIN not built; run: cargo build -p handoff-registry --bin schema-registry"
+  [[ -x $BIN ]] || die "$BIN not built; run: cargo build --workspace --bins (or make infra-up)"
   mkdir -p "$(dirname "$DATA")"
   say "starting schema-registry on 127.0.0.1:$PORT (data $DATA, log $LOG)"
   spawn "$PIDFILE" "$LOG" "$BIN" --listen "127.0.0.1:$PORT" --data "$DATA"

@@ -12,7 +12,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Pipeline order: upstream first, so stop lets downstream drain what is already in flight.
 WORKERS=(detector builder router auditor console)
 # Each worker serves Prometheus metrics on its own loopback port: curl 127.0.0.1:19101/metrics.
-declare -A METRICS_PORT=([detector]=19101 [builder]=19102 [router]=19103 [auditor]=19104 [console]=19105)
+# HANDOFF_METRICS_PORT_BASE moves the five ports (e.g. two checkouts on one machine).
+MB=${HANDOFF_METRICS_PORT_BASE:-19101}
+declare -A METRICS_PORT=([detector]=$MB [builder]=$((MB + 1)) [router]=$((MB + 2)) [auditor]=$((MB + 3)) [console]=$((MB + 4)))
 CONSOLE_LISTEN=${HANDOFF_CONSOLE__LISTEN:-127.0.0.1:19100}
 DEV_OPERATORS="$HANDOFF_RUN_DIR/console/operators.toml"
 
@@ -67,7 +69,7 @@ start() {
     tail -n 20 "$LOG_DIR/$w.log" >&2 || true
   done
   ((${#dead[@]} == 0)) || die "worker(s) exited: ${dead[*]} (any others keep running; stop with: $0 stop)"
-  say "workers running: ${started[*]} (metrics: curl 127.0.0.1:19101/metrics ... 19105)"
+  say "workers running: ${started[*]} (metrics: curl 127.0.0.1:$MB/metrics ... $((MB + 4)))"
   console_address
 }
 

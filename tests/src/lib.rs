@@ -267,7 +267,14 @@ pub async fn collect_routed(
                 "only {} of {expected} routed handoffs within {timeout:?}",
                 seen.len()
             ),
-            Ok(m) => m?,
+            // A team topic the router has just created can be in the metadata before its
+            // partition has a leader: Kafka answers that fetch with UnknownTopicOrPartition
+            // until it has one. Transient; the deadline above still bounds the wait.
+            Ok(Err(e)) => {
+                eprintln!("consumer error while collecting routed handoffs: {e}");
+                continue;
+            }
+            Ok(Ok(m)) => m,
         };
         let r: RoutedHandoff = codec.decode(m.payload()).await?;
         seen.insert(r.payload.handoff_id.clone(), r);

@@ -100,6 +100,27 @@ fn invalid(e: validate::Invalid) -> Rejection {
     Rejection::new(validate::DEAD_LETTER_KIND, e.to_string())
 }
 
+/// A conversation's state lives with the partition its key hashes to: a record whose Kafka key
+/// is not its conversation id (or is missing) sits on a partition that may belong to another
+/// instance, so handling it here would split the conversation's state. Dead-lettered as
+/// `key_mismatch` instead.
+fn check_key(key: Option<&[u8]>, conversation_id: &str) -> Result<(), Rejection> {
+    match key {
+        Some(k) if k == conversation_id.as_bytes() => Ok(()),
+        Some(k) => Err(Rejection::new(
+            "key_mismatch",
+            format!(
+                "the record's key {:?} is not its conversation id {conversation_id:?}; producers must key records by conversation id",
+                String::from_utf8_lossy(k)
+            ),
+        )),
+        None => Err(Rejection::new(
+            "key_mismatch",
+            format!("the record has no key; producers must key records by conversation id {conversation_id:?}"),
+        )),
+    }
+}
+
 impl Stage for DetectorStage {
     fn name(&self) -> &'static str {
         "detector"
@@ -126,9 +147,11 @@ impl Stage for DetectorStage {
         let event: ConversationEvent;
         let input = if msg.topic == self.topics.commands() {
             command = typed(msg.value)?;
+            check_key(msg.key, &command.conversation_id)?;
             Input::Command(&command)
         } else {
             event = typed(msg.value)?;
+            check_key(msg.key, &event.conversation_id)?;
             Input::Event(&event)
         };
         let conversation_id = input.conversation_id().to_string();
@@ -447,5 +470,62 @@ mod tests {
         );
         // Refused records changed nothing: the conversation saw one event only.
         assert_eq!(pipeline.state("conv").unwrap().transcript.len(), 1);
+
+    /// Handles `cmd` as a record with the given Kafka key; the rejection kind if refused.
+    fn rejection_with_key(
+        stage: &mut DetectorStage,
+        cmd: &OperatorCommand,
+        key: Option<&[u8]>,
+    ) -> Option<&'static str> {
+        let topic = stage.topics.commands();
+        let value = apache_avro::to_value(cmd).unwrap();
+        let msg = Incoming {
+            topic: &topic,
+            partition: 0,
+            offset: 0,
+            key,
+            value: &value,
+        };
+        stage.handle(&msg).err().map(|r| r.kind)
+    }
+
+    #[test]
+    fn records_whose_key_is_not_their_conversation_id_are_refused_as_key_mismatch() {
+        let mut stage = DetectorStage::new(Policy::builtin(), Topics::new("t."));
+        let take_over = command("c-1", "conv-1", CommandAction::TakeOver);
+        assert_eq!(
+            rejection_with_key(&mut stage, &take_over, None),
+            Some("key_mismatch")
+        );
+        assert_eq!(
+            rejection_with_key(&mut stage, &take_over, Some(b"conv-2")),
+            Some("key_mismatch")
+        );
+        assert!(
+            stage.is_empty(),
+            "a refused record opens no handoff and keeps no state"
+        );
+        assert_eq!(
+            rejection_with_key(&mut stage, &take_over, Some(b"conv-1")),
+            None
+        );
+        assert!(
+            !stage.is_empty(),
+            "the same record keyed by its conversation id is handled"
+        );
+    }
+
+    #[test]
+    fn the_key_check_names_the_key_and_the_conversation() {
+        let wrong = check_key(Some(b"k-9"), "conv-1").unwrap_err();
+        assert_eq!(wrong.kind, "key_mismatch");
+        assert!(
+            wrong.message.contains("\"k-9\"") && wrong.message.contains("\"conv-1\""),
+            "{}",
+            wrong.message
+        );
+        let missing = check_key(None, "conv-1").unwrap_err();
+        assert!(missing.message.contains("no key"), "{}", missing.message);
+        assert!(check_key(Some(b"conv-1"), "conv-1").is_ok());
     }
 }

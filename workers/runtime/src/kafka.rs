@@ -74,14 +74,23 @@ impl rdkafka::producer::ProducerContext for StartupContext {
     fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: ()) {}
 }
 
+const AUTH_FAILED: &str = "authentication failed (wrong SASL mechanism, user name or password)";
+const TLS_FAILED: &str = "TLS failed (is the broker certificate signed by a trusted CA?)";
+
 /// The errors that no amount of waiting cures, with the cause a person should look at.
-fn refusal(code: RDKafkaErrorCode) -> Option<&'static str> {
+/// librdkafka reports a failed handshake as `SSL` or, on some connection attempts, as a plain
+/// transport failure whose text names it, so the text is read too.
+fn refusal(code: Option<RDKafkaErrorCode>, detail: &str) -> Option<&'static str> {
     match code {
-        RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed => {
-            Some("authentication failed (wrong SASL mechanism, user name or password)")
+        Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed) => {
+            Some(AUTH_FAILED)
         }
-        RDKafkaErrorCode::SSL => {
-            Some("TLS failed (is the broker certificate signed by a trusted CA?)")
+        Some(RDKafkaErrorCode::SSL) => Some(TLS_FAILED),
+        _ if detail.contains("SASL authentication error") => Some(AUTH_FAILED),
+        _ if detail.contains("SSL handshake failed")
+            || detail.contains("certificate verify failed") =>
+        {
+            Some(TLS_FAILED)
         }
         _ => None,
     }
@@ -113,10 +122,12 @@ pub async fn check_connection(k: &KafkaSettings) -> Result<(), ConnectError> {
             let answer = probe
                 .client()
                 .fetch_metadata(None, Duration::from_millis(500));
-            probe.poll(Duration::ZERO);
+            // `poll` serves one queued event per turn until its time is up; log events queue
+            // up beside the errors, so give it long enough to drain them all.
+            probe.poll(Duration::from_millis(200));
             let seen = std::mem::take(&mut *probe.context().errors.lock().unwrap());
             for (code, detail) in &seen {
-                if let Some(cause) = code.and_then(refusal) {
+                if let Some(cause) = refusal(*code, detail) {
                     return Err(ConnectError::Refused {
                         brokers,
                         cause,
@@ -256,4 +267,28 @@ pub async fn ensure_topics(k: &KafkaSettings, specs: &[TopicSpec<'_>]) -> Result
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_told_apart_from_errors_that_waiting_cures() {
+        use RDKafkaErrorCode as C;
+        assert_eq!(refusal(Some(C::Authentication), ""), Some(AUTH_FAILED));
+        assert_eq!(refusal(Some(C::SSL), ""), Some(TLS_FAILED));
+        let handshake = "sasl_ssl://127.0.0.1:9093/bootstrap: error:0A000086:SSL routines::certificate verify failed (after 6ms in state SSL_HANDSHAKE)";
+        assert_eq!(
+            refusal(Some(C::BrokerTransportFailure), handshake),
+            Some(TLS_FAILED)
+        );
+        let refused =
+            "127.0.0.1:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed: Connection refused";
+        assert_eq!(refusal(Some(C::BrokerTransportFailure), refused), None);
+        assert_eq!(
+            refusal(Some(C::AllBrokersDown), "1/1 brokers are down"),
+            None
+        );
+    }
 }
