@@ -88,6 +88,8 @@ bench: model infra-up
 	cargo bench -p handoff-runtime --bench avro
 	@echo "==> builder throughput and intent-classifier accuracy on ../shared/data"
 	cargo bench -p handoff-core --bench builder
+	@echo "==> sentence encoder (criterion): model load, full transformer per sentence, static per turn"
+	cargo bench -p handoff-encoder --bench encoder
 	@echo "==> detector state per open conversation"
 	cargo bench -p handoff-core --bench state_size
 	@echo "==> end to end on the local stack: pipeline vs passthrough vs Python, auditor vs COPY"
