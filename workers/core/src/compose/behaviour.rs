@@ -247,6 +247,11 @@ fn a_possible_emergency_is_urgent_and_the_draft_leads_with_the_instruction() {
             "{}",
             p.next_action.action
         );
+        assert!(
+            p.facts.open_questions[0].contains("emergency services"),
+            "{:?}",
+            p.facts.open_questions
+        );
         assert!(p
             .facts
             .inferred
