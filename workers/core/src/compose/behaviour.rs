@@ -247,6 +247,11 @@ fn a_possible_emergency_is_urgent_and_the_draft_leads_with_the_instruction() {
             "{}",
             p.next_action.action
         );
+        assert!(
+            p.facts.open_questions[0].contains("emergency services"),
+            "{:?}",
+            p.facts.open_questions
+        );
         assert!(p
             .facts
             .inferred
@@ -295,4 +300,59 @@ fn inferred_facts_carry_conclusions_not_the_agents_general_answers() {
             "copied from the agent's answer: {kind}={value}"
         );
     }
+}
+
+/// An intent source that always says the same thing (a stand-in for a semantic head; the seam
+/// is what is under test, not a model).
+#[derive(Debug)]
+struct Fixed(&'static str, f64);
+
+impl crate::classify::IntentSource for Fixed {
+    fn name(&self) -> &str {
+        "semantic"
+    }
+
+    fn predict_parts(&self, _parts: &[&str]) -> Option<crate::classify::Prediction> {
+        let (intent, sub) = self.0.split_once('/').unwrap();
+        Some(crate::classify::Prediction {
+            intent: intent.into(),
+            sub_intent: Some(sub.into()),
+            confidence: self.1,
+            label_confidence: self.1,
+            label: self.0.into(),
+        })
+    }
+}
+
+#[test]
+fn a_plugged_intent_source_is_used_instead_or_before_the_classifier() {
+    let s = signal(
+        "acme",
+        "en",
+        ReasonKind::ExplicitRequest,
+        &["I returned the item two weeks ago and still have not received my refund"],
+    );
+    let lexical = builder_with("").build(&s).intent;
+    assert_eq!(
+        (lexical.name.as_str(), lexical.source.as_str()),
+        ("billing", "classifier")
+    );
+    let instead = builder_with("").with_intent_source(
+        Arc::new(Fixed("orders/return", 0.9)),
+        IntentSourceUse::Instead,
+    );
+    assert_eq!(instead.intent_sources().len(), 1);
+    let p = instead.build(&s);
+    assert_eq!(
+        (p.intent.name.as_str(), p.intent.source.as_str()),
+        ("orders", "semantic")
+    );
+    assert_eq!(classified_intent(&p), Some(("orders", Some("return"))));
+    // Consulted first, but unsure: the lexical classifier still decides.
+    let before = builder_with("").with_intent_source(
+        Arc::new(Fixed("orders/return", 0.1)),
+        IntentSourceUse::Before,
+    );
+    assert_eq!(before.intent_sources().len(), 2);
+    assert_eq!(before.build(&s).intent.name, "billing");
 }

@@ -258,8 +258,10 @@ const GOLDEN: &[Golden] = &[
             "Pine & Pebble",
             "outage",
             "EUR 2,500",
-            "account A-2093",
-            "error 503",
+            // The contact's own words carry the account and the error ("Account A-2093, store
+            // name ...", "'Error 503'"), so the Facts list does not repeat them.
+            "Account A-2093",
+            "Error 503",
             "frustrated",
         ],
         confirmed: &[

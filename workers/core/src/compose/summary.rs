@@ -69,7 +69,7 @@ pub fn compose(parts: &Parts, max_words: usize) -> String {
         let open: Vec<&String> = parts
             .key_facts
             .iter()
-            .filter(|f| !quoted.iter().any(|q| q.text.contains(f.as_str())))
+            .filter(|f| !quoted.iter().any(|q| shows(q, f)))
             .collect();
         if open.is_empty() {
             0
@@ -107,7 +107,7 @@ pub fn compose(parts: &Parts, max_words: usize) -> String {
             false
         }
     };
-    let shown = |f: &str| quoted.iter().any(|q| q.text.contains(f));
+    let shown = |f: &str| quoted.iter().any(|q| shows(q, f));
     for f in parts.key_facts.iter().chain(&parts.other_facts) {
         if !shown(f) && take_fact(f, &mut budget) {
             facts.push(f);
@@ -150,6 +150,11 @@ pub fn compose(parts: &Parts, max_words: usize) -> String {
     add(&parts.escalation);
     // The parts are single-spaced already; this is the invariant's last line of defence.
     super::truncate_words_owned(out, max_words)
+}
+
+/// Whether a quote already shows a fact mention ("Account A-2093" shows "account A-2093").
+fn shows(q: &Quote, mention: &str) -> bool {
+    q.text.contains(mention) || q.text.to_lowercase().contains(&mention.to_lowercase())
 }
 
 fn quoted_cost(quoted: &[&Quote]) -> isize {
