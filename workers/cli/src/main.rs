@@ -15,6 +15,7 @@ mod control;
 mod eval;
 mod live;
 mod load;
+mod train;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -63,6 +64,18 @@ enum Command {
         /// Also list up to this many misclassified examples per data set and kind.
         #[arg(long, default_value_t = 0)]
         errors: usize,
+    },
+    /// Fit the learned detectors' heads on the training examples and write the heads file.
+    Train {
+        /// Our training CSVs (`text,label,lang`, one per head).
+        #[arg(long, default_value = "models/training")]
+        data: PathBuf,
+        /// Also train on the public sets in this directory (Bitext, Banking77, CLINC150).
+        #[arg(long)]
+        public: Option<PathBuf>,
+        /// Where to write the heads.
+        #[arg(long, default_value = "models/heads.json")]
+        out: PathBuf,
     },
     /// Publish a replay file's events and commands to the input topics.
     Produce {
@@ -184,11 +197,12 @@ pub fn replay(records: &[ReplayRecord], policy: &Policy) -> Vec<Output> {
 }
 
 fn load_policy(path: Option<&Path>, config: Option<&Path>) -> anyhow::Result<Policy> {
-    if let Some(p) = path {
-        return Ok(Policy::from_file(p)?);
-    }
-    let settings = handoff_runtime::Settings::load(config)?;
-    Ok(settings.load_policy()?)
+    let policy = match path {
+        Some(p) => Policy::from_file(p)?,
+        None => handoff_runtime::Settings::load(config)?.load_policy()?,
+    };
+    // The learned detectors, loaded the way the live detector loads them.
+    Ok(handoff_semantic::with_learned_detectors(policy)?)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -214,6 +228,10 @@ fn main() -> anyhow::Result<()> {
         } => {
             let policy = load_policy(policy.as_deref(), cli.config.as_deref())?;
             eval::run(&data, &policy, json, errors)
+        }
+        Command::Train { data, public, out } => {
+            let encoder = handoff_semantic::load_encoder()?;
+            train::run(encoder.as_ref(), &data, public.as_deref(), &out)
         }
         command => {
             let settings = handoff_runtime::Settings::load(cli.config.as_deref())?;
@@ -283,7 +301,7 @@ fn main() -> anyhow::Result<()> {
                         });
                         load::relay(&settings, &from, &to, &group).await
                     }
-                    Command::Replay { .. } | Command::Eval { .. } => {
+                    Command::Replay { .. } | Command::Eval { .. } | Command::Train { .. } => {
                         unreachable!("handled above")
                     }
                 }
