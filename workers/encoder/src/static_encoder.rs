@@ -172,6 +172,17 @@ mod tests {
     }
 
     #[test]
+    fn distilling_leaves_a_valid_static_file_alone() {
+        let (dir, _) = tiny_model();
+        let path = dir.path().join(files::static_file_name());
+        let before = std::fs::read(&path).unwrap();
+        // No weights in this directory: it would fail if it tried to distil again.
+        let outcome = distil::ensure_static(dir.path()).unwrap();
+        assert_eq!(outcome, distil::Distilled::AlreadyPresent(path.clone()));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
     fn empty_and_unknown_texts_embed_as_zero() {
         let (dir, _) = tiny_model();
         let encoder = StaticEncoder::load(dir.path()).unwrap();
