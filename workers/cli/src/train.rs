@@ -68,7 +68,10 @@ fn read_ours(dir: &Path, file: &str) -> anyhow::Result<Csv> {
     })
 }
 
-fn relabel(rows: &[(String, String)], f: impl Fn(&str) -> Option<&'static str>) -> Vec<(String, String)> {
+fn relabel(
+    rows: &[(String, String)],
+    f: impl Fn(&str) -> Option<&'static str>,
+) -> Vec<(String, String)> {
     rows.iter()
         .filter_map(|(t, l)| f(l).map(|l| (t.clone(), l.to_string())))
         .collect()
@@ -103,15 +106,29 @@ fn read_public(dir: &Path) -> anyhow::Result<Public> {
         let mut plain = Vec::new();
         for (i, r) in reader.records().enumerate() {
             let r = r?;
-            let (Some(t), Some(h)) = (r.get(0), r.get(4)) else { continue };
+            let (Some(t), Some(h)) = (r.get(0), r.get(4)) else {
+                continue;
+            };
             if i % 2 == 0 && h != "explicit_human_request" {
                 plain.push((t.to_string(), r.get(1).unwrap_or_default().to_string()));
             }
-            let label = if h == "explicit_human_request" { "request" } else { "other" };
+            let label = if h == "explicit_human_request" {
+                "request"
+            } else {
+                "other"
+            };
             rows.push((t.to_string(), label.to_string()));
         }
-        ordinary.push(Csv { name: "public:bitext/dev.csv".into(), sha256: sha256.clone(), rows: plain });
-        Some(Csv { name: "public:bitext/dev.csv".into(), sha256, rows })
+        ordinary.push(Csv {
+            name: "public:bitext/dev.csv".into(),
+            sha256: sha256.clone(),
+            rows: plain,
+        });
+        Some(Csv {
+            name: "public:bitext/dev.csv".into(),
+            sha256,
+            rows,
+        })
     } else {
         None
     };
@@ -127,20 +144,31 @@ fn read_public(dir: &Path) -> anyhow::Result<Public> {
         let mut plain = Vec::new();
         for (i, r) in reader.records().enumerate() {
             let r = r?;
-            let (Some(t), Some(c)) = (r.get(0), r.get(1)) else { continue };
+            let (Some(t), Some(c)) = (r.get(0), r.get(1)) else {
+                continue;
+            };
             if i % 10 == 5 && map.get(c).is_none_or(|t| t != "security_fraud") {
                 plain.push((t.to_string(), c.to_string()));
             }
             // Lost phones are a security matter but not fraud a person must stop now.
-            let fraud = map.get(c).is_some_and(|t| t == "security_fraud") && c != "lost_or_stolen_phone";
+            let fraud =
+                map.get(c).is_some_and(|t| t == "security_fraud") && c != "lost_or_stolen_phone";
             if fraud {
                 rows.push((t.to_string(), "fraud".to_string()));
             } else if i % 8 == 0 {
                 rows.push((t.to_string(), "other".to_string()));
             }
         }
-        ordinary.push(Csv { name: "public:banking77/train.csv".into(), sha256: sha256.clone(), rows: plain });
-        Some(Csv { name: "public:banking77/train.csv".into(), sha256, rows })
+        ordinary.push(Csv {
+            name: "public:banking77/train.csv".into(),
+            sha256: sha256.clone(),
+            rows: plain,
+        });
+        Some(Csv {
+            name: "public:banking77/train.csv".into(),
+            sha256,
+            rows,
+        })
     } else {
         None
     };
@@ -150,13 +178,26 @@ fn read_public(dir: &Path) -> anyhow::Result<Public> {
         let data: BTreeMap<String, Vec<(String, String)>> = serde_json::from_slice(&bytes)?;
         let rows = data
             .get("oos_train")
-            .map(|r| r.iter().map(|(t, _)| (t.clone(), "out_of_domain".to_string())).collect())
+            .map(|r| {
+                r.iter()
+                    .map(|(t, _)| (t.clone(), "out_of_domain".to_string()))
+                    .collect()
+            })
             .unwrap_or_default();
-        Some(Csv { name: "public:clinc150/data_full_train_val.json#oos_train".into(), sha256, rows })
+        Some(Csv {
+            name: "public:clinc150/data_full_train_val.json#oos_train".into(),
+            sha256,
+            rows,
+        })
     } else {
         None
     };
-    Ok(Public { bitext_explicit, banking_fraud, clinc_oos, ordinary })
+    Ok(Public {
+        bitext_explicit,
+        banking_fraud,
+        clinc_oos,
+        ordinary,
+    })
 }
 
 /// Which rows each head is fitted on.
@@ -164,7 +205,9 @@ fn assemble(data: &Path, public: Option<&Public>) -> anyhow::Result<BTreeMap<&'s
     let intent = read_ours(data, "intent.csv")?;
     // Plain routing requests: hard negatives for the detectors they do not belong to.
     let plain = |exclude: &'static [&'static str]| {
-        relabel(&intent.rows, move |l| (!exclude.contains(&l)).then_some("other"))
+        relabel(&intent.rows, move |l| {
+            (!exclude.contains(&l)).then_some("other")
+        })
     };
     let mut heads: BTreeMap<&'static str, Rows> = BTreeMap::new();
     for (head, file, negatives_exclude) in [
@@ -181,32 +224,63 @@ fn assemble(data: &Path, public: Option<&Public>) -> anyhow::Result<BTreeMap<&'s
         let rows = heads.entry(head).or_default();
         rows.add(&csv.name, &csv.sha256, csv.rows.clone());
         if let Some(exclude) = negatives_exclude {
-            rows.add(&format!("{} (as other)", intent.name), &intent.sha256, plain(exclude));
+            rows.add(
+                &format!("{} (as other)", intent.name),
+                &intent.sha256,
+                plain(exclude),
+            );
         }
     }
     // Out of domain: requests no desk handles, against every in-domain contact text we have.
     let ood = read_ours(data, "out_of_domain.csv")?;
     let rows = heads.entry("out_of_domain").or_default();
     rows.add(&ood.name, &ood.sha256, ood.rows.clone());
-    rows.add(&format!("{} (as in_domain)", intent.name), &intent.sha256, relabel(&intent.rows, |_| Some("in_domain")));
-    for file in ["explicit_request.csv", "fraud.csv", "compliance.csv", "frustration.csv"] {
+    rows.add(
+        &format!("{} (as in_domain)", intent.name),
+        &intent.sha256,
+        relabel(&intent.rows, |_| Some("in_domain")),
+    );
+    for file in [
+        "explicit_request.csv",
+        "fraud.csv",
+        "compliance.csv",
+        "frustration.csv",
+    ] {
         let csv = read_ours(data, file)?;
-        rows.add(&format!("{} (as in_domain)", csv.name), &csv.sha256, relabel(&csv.rows, |_| Some("in_domain")));
+        rows.add(
+            &format!("{} (as in_domain)", csv.name),
+            &csv.sha256,
+            relabel(&csv.rows, |_| Some("in_domain")),
+        );
     }
     if let Some(p) = public {
         if let Some(c) = &p.bitext_explicit {
-            heads.get_mut("explicit_request").expect("head").add(&c.name, &c.sha256, c.rows.clone());
+            heads.get_mut("explicit_request").expect("head").add(
+                &c.name,
+                &c.sha256,
+                c.rows.clone(),
+            );
         }
         if let Some(c) = &p.banking_fraud {
-            heads.get_mut("fraud").expect("head").add(&c.name, &c.sha256, c.rows.clone());
+            heads
+                .get_mut("fraud")
+                .expect("head")
+                .add(&c.name, &c.sha256, c.rows.clone());
             let in_domain = relabel(&c.rows, |_| Some("in_domain"));
-            heads.get_mut("out_of_domain").expect("head").add(&format!("{} (as in_domain)", c.name), &c.sha256, in_domain);
+            heads.get_mut("out_of_domain").expect("head").add(
+                &format!("{} (as in_domain)", c.name),
+                &c.sha256,
+                in_domain,
+            );
         }
         // Intents that overlap a head stay out of its negatives (a newsletter cancellation is
         // an opt-out; a complaint may be a threat or frustration).
         for (head, skip) in [
             ("fraud", &[][..]),
-            ("compliance", &["newsletter_subscription", "delete_account"][..]),
+            (
+                "compliance",
+                &["newsletter_subscription", "delete_account"][..],
+            ),
             ("threat", &["complaint", "cancel_order"][..]),
             ("frustration", &["complaint"][..]),
             ("safety", &[][..]),
@@ -219,11 +293,17 @@ fn assemble(data: &Path, public: Option<&Public>) -> anyhow::Result<BTreeMap<&'s
                     .map(|(t, _)| (t.clone(), "other".to_string()))
                     .collect();
                 let name = format!("{} (sample, as other)", c.name);
-                heads.get_mut(head).expect("head").add(&name, &c.sha256, rows);
+                heads
+                    .get_mut(head)
+                    .expect("head")
+                    .add(&name, &c.sha256, rows);
             }
         }
         if let Some(c) = &p.clinc_oos {
-            heads.get_mut("out_of_domain").expect("head").add(&c.name, &c.sha256, c.rows.clone());
+            heads
+                .get_mut("out_of_domain")
+                .expect("head")
+                .add(&c.name, &c.sha256, c.rows.clone());
         }
     }
     Ok(heads)
@@ -256,7 +336,12 @@ pub fn run(
         let xs: Vec<Vec<f32>> = r
             .texts
             .iter()
-            .map(|t| cache.entry(t.clone()).or_insert_with(|| encoder.embed(t)).clone())
+            .map(|t| {
+                cache
+                    .entry(t.clone())
+                    .or_insert_with(|| encoder.embed(t))
+                    .clone()
+            })
             .collect();
         let ys: Vec<usize> = r
             .labels
@@ -326,7 +411,9 @@ mod tests {
 
     #[test]
     fn the_catch_all_label_goes_last() {
-        let l: Vec<String> = ["other", "opt_out", "deletion", "opt_out"].map(String::from).to_vec();
+        let l: Vec<String> = ["other", "opt_out", "deletion", "opt_out"]
+            .map(String::from)
+            .to_vec();
         assert_eq!(label_order(&l), vec!["deletion", "opt_out", "other"]);
     }
 }

@@ -23,7 +23,10 @@ fn main() {
             .find(|(_, v)| v.iter().any(|i| i == intent))
             .map(|(d, _)| d.clone())
     };
-    let oos: Vec<Vec<f32>> = data["oos_val"].iter().map(|(t, _)| encoder.embed(t)).collect();
+    let oos: Vec<Vec<f32>> = data["oos_val"]
+        .iter()
+        .map(|(t, _)| encoder.embed(t))
+        .collect();
     let val: Vec<(Vec<f32>, String)> = data["val"]
         .iter()
         .map(|(t, i)| (encoder.embed(t), domain_of(i).unwrap_or_default()))
