@@ -15,6 +15,7 @@ mod control;
 mod eval;
 mod live;
 mod load;
+mod train;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -71,6 +72,18 @@ enum Command {
         /// out_of_scope_domain, routing, multiturn.
         #[arg(long = "section")]
         sections: Vec<String>,
+    },
+    /// Fit the learned detectors' heads on the training examples and write the heads file.
+    Train {
+        /// Our training CSVs (`text,label,lang`, one per head).
+        #[arg(long, default_value = "models/training")]
+        data: PathBuf,
+        /// Also train on the public sets in this directory (Bitext, Banking77, CLINC150).
+        #[arg(long)]
+        public: Option<PathBuf>,
+        /// Where to write the heads.
+        #[arg(long, default_value = "models/heads.json")]
+        out: PathBuf,
     },
     /// Publish a replay file's events and commands to the input topics.
     Produce {
@@ -215,11 +228,12 @@ fn rejected_line(r: &Rejected) -> serde_json::Value {
 }
 
 fn load_policy(path: Option<&Path>, config: Option<&Path>) -> anyhow::Result<Policy> {
-    if let Some(p) = path {
-        return Ok(Policy::from_file(p)?);
-    }
-    let settings = handoff_runtime::Settings::load(config)?;
-    Ok(settings.load_policy()?)
+    let policy = match path {
+        Some(p) => Policy::from_file(p)?,
+        None => handoff_runtime::Settings::load(config)?.load_policy()?,
+    };
+    // The learned detectors, loaded the way the live detector loads them.
+    Ok(handoff_semantic::with_learned_detectors(policy)?)
 }
 
 /// The policy `handoff eval` scores, with the text it was loaded from.
@@ -296,6 +310,10 @@ fn main() -> anyhow::Result<()> {
             };
             eval::run(&input, json)
         }
+        Command::Train { data, public, out } => {
+            let encoder = handoff_semantic::load_encoder()?;
+            train::run(encoder.as_ref(), &data, public.as_deref(), &out)
+        }
         command => {
             let settings = handoff_runtime::Settings::load(cli.config.as_deref())?;
             handoff_runtime::telemetry::init(&handoff_runtime::config::TelemetrySettings {
@@ -364,7 +382,7 @@ fn main() -> anyhow::Result<()> {
                         });
                         load::relay(&settings, &from, &to, &group).await
                     }
-                    Command::Replay { .. } | Command::Eval { .. } => {
+                    Command::Replay { .. } | Command::Eval { .. } | Command::Train { .. } => {
                         unreachable!("handled above")
                     }
                 }

@@ -874,8 +874,8 @@ mod tests {
     #[test]
     fn learned_rule_thresholds_are_probabilities() {
         let text = DEFAULT_POLICY_TOML.replacen(
-            "id = \"semantic.threat.v1\"\nthreshold = 0.7",
-            "id = \"semantic.threat.v1\"\nthreshold = 1.7",
+            "id = \"semantic.threat.v1\"\nenabled = false\nthreshold = 0.97",
+            "id = \"semantic.threat.v1\"\nenabled = false\nthreshold = 1.7",
             1,
         );
         assert_ne!(text, DEFAULT_POLICY_TOML);

@@ -254,7 +254,7 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let policy = settings.load_policy()?;
+    let policy = handoff_semantic::with_learned_detectors(settings.load_policy()?)?;
     tracing::info!(policy_version = policy.version(), "policy loaded");
     handoff_core::detect::sentiment::warm_up();
     let stage = DetectorStage::new(policy, settings.topics());

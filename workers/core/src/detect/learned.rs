@@ -48,7 +48,15 @@ impl Views {
         self.whole().iter().all(|v| *v == 0.0)
     }
 
-    /// The highest probability of `label` over the turn and its sentences.
+    /// The probability of `label` for the whole turn. (Scoring sentences on their own raised
+    /// false fires on long ordinary turns for every head but the requests; see
+    /// [`Views::max_probability`].)
+    fn probability(&self, head: &Head, label: &str) -> f64 {
+        head.probability(self.whole(), label).into()
+    }
+
+    /// The highest probability of `label` over the turn and its sentences: for requests, which
+    /// a long turn can hide in its second sentence.
     fn max_probability(&self, head: &Head, label: &str) -> f64 {
         self.0
             .iter()
@@ -142,7 +150,7 @@ pub(super) fn contact(
         }
     }
     if let (Some(r), Some(h)) = (&rules.threat, head("threat")) {
-        let p = views.max_probability(h, "threat");
+        let p = views.probability(h, "threat");
         veto(out, ReasonKind::Threat, p, r.veto_below);
         if r.enabled && p >= r.threshold {
             out.push(learned_fire(
@@ -158,7 +166,7 @@ pub(super) fn contact(
     }
     frustration(state, event, policy, sem, &views, out);
     if let (Some(r), Some(h)) = (&rules.safety, head("safety")) {
-        let p = views.max_probability(h, "emergency");
+        let p = views.probability(h, "emergency");
         if r.enabled && p >= r.threshold {
             let why = format!("possible harm to a person: {text}");
             out.push(learned_fire(
@@ -196,7 +204,7 @@ fn fraud(
     let (Some(r), Some(h)) = (&policy.rules.semantic.fraud, sem.heads.get("fraud")) else {
         return;
     };
-    let p = views.max_probability(h, "fraud");
+    let p = views.probability(h, "fraud");
     let carried = r.carry * state.fraud_evidence;
     let evidence = 1.0 - (1.0 - carried) * (1.0 - p);
     state.fraud_evidence = evidence;
@@ -244,7 +252,7 @@ fn frustration(
     let rules = &policy.rules.semantic;
     let mut missed = false;
     if let (Some(r), Some(h)) = (&rules.frustration, sem.heads.get("frustration")) {
-        let p = views.max_probability(h, "frustrated");
+        let p = views.probability(h, "frustrated");
         if r.enabled && p >= r.threshold {
             out.push(learned_fire(
                 &r.id,
@@ -256,7 +264,7 @@ fn frustration(
                 text.into(),
             ));
         }
-        missed = views.max_probability(h, "not_answered") >= r.not_answered_threshold;
+        missed = views.probability(h, "not_answered") >= r.not_answered_threshold;
     }
     let mut rephrased = None;
     if let Some(r) = &rules.rephrase {
@@ -361,7 +369,7 @@ fn out_of_scope(
         &policy.rules.semantic.out_of_scope,
         sem.heads.get("out_of_domain"),
     ) {
-        let p = views.max_probability(h, "out_of_domain");
+        let p = views.probability(h, "out_of_domain");
         if r.enabled && p >= r.threshold {
             out.push(learned_fire(
                 &r.id,
@@ -410,7 +418,7 @@ pub(super) fn agent(
         return;
     }
     let views = Views::of(sem, &event.text);
-    let p = views.max_probability(h, "promise");
+    let p = views.probability(h, "promise");
     if p >= r.threshold {
         let why = format!(
             "the agent promised a person without calling the transfer tool: {}",

@@ -115,12 +115,21 @@ fn heads() -> Heads {
     h
 }
 
+/// The default policy with every learned rule on and thresholds fixed for these hand-set heads
+/// (the shipped thresholds are calibrated for the real model and may move).
+fn policy_text() -> String {
+    crate::policy::DEFAULT_POLICY_TOML
+        .replace("threshold = 0.97", "threshold = 0.7")
+        .replace(
+            "conversation_threshold = 0.9",
+            "conversation_threshold = 0.75",
+        )
+        .replace("carry = 0.8", "carry = 0.8")
+        .replace("enabled = false\n", "")
+}
+
 fn policy() -> Policy {
-    let text = crate::policy::DEFAULT_POLICY_TOML.replace(
-        "[rules.threat]\nid = \"threat.v1\"",
-        "[rules.threat]\nid = \"threat.v1\"",
-    );
-    Policy::from_toml(&text, "t")
+    Policy::from_toml(&policy_text(), "t")
         .unwrap()
         .with_semantic(Arc::new(WordsEncoder), heads(), "test heads")
         .unwrap()
@@ -333,7 +342,7 @@ fn one_reason_per_kind_keeps_the_lexicon_match() {
 
 #[test]
 fn a_confident_head_vetoes_a_lexicon_match_out_of_context() {
-    let text = crate::policy::DEFAULT_POLICY_TOML.replacen(
+    let text = policy_text().replacen(
         "id = \"semantic.fraud.v1\"",
         "id = \"semantic.fraud.v1\"\nveto_below = 0.2",
         1,
@@ -381,7 +390,7 @@ fn a_turn_far_from_the_tenant_domain_is_out_of_scope_with_the_nearest_intents() 
         "text,intent\nmy card payment was declined,cards\nI need a new card pin,cards\nwhat is my account balance,accounts\n",
     )
     .unwrap();
-    let text = crate::policy::DEFAULT_POLICY_TOML.replacen(
+    let text = policy_text().replacen(
         "domain_examples = []",
         "domain_examples = [\"bank.csv\"]",
         1,
@@ -439,10 +448,10 @@ fn heads_from_another_encoder_are_refused_naming_the_file() {
         "{err}"
     );
     let mut h = heads();
-    h.heads.remove("threat");
+    h.heads.remove("fraud");
     let err = Policy::builtin()
         .with_semantic(Arc::new(WordsEncoder), h, "models/heads.json")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("rules.semantic.threat"), "{err}");
+    assert!(err.contains("rules.semantic.fraud"), "{err}");
 }

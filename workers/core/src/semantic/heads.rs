@@ -220,8 +220,8 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            l2: 1e-3,
-            epochs: 300,
+            l2: 1e-2,
+            epochs: 150,
             learning_rate: 0.5,
         }
     }
@@ -295,7 +295,7 @@ fn argmax(p: &[f32]) -> usize {
         .0
 }
 
-/// Full-batch gradient descent on standardised features; the standardisation is folded back
+/// Full-batch gradient descent with momentum (0.9) on standardised features; the standardisation is folded back
 /// into the weights and bias, so scoring is a plain dot product on the raw embedding.
 fn fit_all(labels: &[String], xs: &[Vec<f32>], ys: &[usize], config: TrainConfig) -> Head {
     let k = labels.len();
@@ -330,6 +330,9 @@ fn fit_all(labels: &[String], xs: &[Vec<f32>], ys: &[usize], config: TrainConfig
 
     let mut w = vec![vec![0f32; dim]; k];
     let mut b = vec![0f32; k];
+    // Heavy-ball momentum: the same minimum in a fraction of the epochs plain descent needs.
+    let mut vw = vec![vec![0f32; dim]; k];
+    let mut vb = vec![0f32; k];
     for _ in 0..config.epochs {
         let mut gw = vec![vec![0f32; dim]; k];
         let mut gb = vec![0f32; k];
@@ -346,10 +349,12 @@ fn fit_all(labels: &[String], xs: &[Vec<f32>], ys: &[usize], config: TrainConfig
         }
         let step = config.learning_rate / n.max(1) as f32;
         for c in 0..k {
-            for (wi, gi) in w[c].iter_mut().zip(&gw[c]) {
-                *wi -= step * gi + config.learning_rate * config.l2 * *wi;
+            for ((wi, gi), vi) in w[c].iter_mut().zip(&gw[c]).zip(vw[c].iter_mut()) {
+                *vi = 0.9 * *vi + step * gi + config.learning_rate * config.l2 * *wi;
+                *wi -= *vi;
             }
-            b[c] -= step * gb[c];
+            vb[c] = 0.9 * vb[c] + step * gb[c];
+            b[c] -= vb[c];
         }
     }
     // Fold the standardisation back: w·((x-m)/s) + b = (w/s)·x + (b - Σ w m / s).
