@@ -425,10 +425,10 @@ fn pause(
         handoff_id: Some(handoff_id.to_string()),
         issued_at: now,
         action: ControlAction::Pause,
+        // The tenant's own notice when its profile has one: the contact hears its company.
         contact_notice: Some(
             policy
-                .handoff
-                .notice_for(state.language.as_deref())
+                .notice_for_tenant(&state.tenant_id, state.language.as_deref())
                 .to_string(),
         ),
         handoff_context: None,
