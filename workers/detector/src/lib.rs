@@ -440,7 +440,7 @@ mod tests {
                         topic: &topic,
                         partition: 0,
                         offset: 0,
-                        key: None,
+                        key: Some(c.conversation_id.as_bytes()),
                         value: &value,
                     })
                 }
@@ -470,6 +470,7 @@ mod tests {
         );
         // Refused records changed nothing: the conversation saw one event only.
         assert_eq!(pipeline.state("conv").unwrap().transcript.len(), 1);
+    }
 
     /// Handles `cmd` as a record with the given Kafka key; the rejection kind if refused.
     fn rejection_with_key(

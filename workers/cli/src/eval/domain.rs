@@ -22,6 +22,21 @@ impl PolicySource {
     }
 }
 
+impl PolicySource {
+    /// The same policy with `tables` set at its top level (e.g. `[tenants.<id>]` profiles).
+    pub fn with_tables(&self, tables: &toml::Table) -> anyhow::Result<PolicySource> {
+        let mut doc: toml::Table = toml::from_str(&self.text)
+            .with_context(|| format!("parsing policy {}", self.origin))?;
+        for (key, value) in tables {
+            doc.insert(key.clone(), value.clone());
+        }
+        Ok(PolicySource {
+            text: toml::to_string(&doc)?,
+            origin: self.origin.clone(),
+        })
+    }
+}
+
 /// The policy text with `[rules.out_of_scope] domain_examples = files`.
 fn with_domain_examples(source: &PolicySource, files: &[String]) -> anyhow::Result<String> {
     let mut doc: toml::Table = toml::from_str(&source.text)
@@ -75,7 +90,9 @@ pub fn policy_with_domain_examples(
         .collect();
     let text = with_domain_examples(source, &files)?;
     match Policy::from_toml(&text, &source.origin) {
-        Ok(p) => Ok(Some(p)),
+        // With the learned detectors, as `handoff replay` and the detector load them: the
+        // domain examples are embedded by the same encoder.
+        Ok(p) => Ok(Some(handoff_semantic::with_learned_detectors(p)?)),
         Err(e) if e.to_string().contains("unknown field `domain_examples`") => Ok(None),
         Err(e) => Err(e).with_context(|| format!("policy with domain examples {files:?}")),
     }

@@ -53,6 +53,9 @@ pub struct Reescalation {
 pub struct MultiTurnSet {
     /// Labels in conversation-id order, each with its conversation's records.
     pub conversations: Vec<(Label, Vec<ReplayRecord>)>,
+    /// `tenants.toml`: the tenants' profiles (`[tenants.<id>]`: name, domain, voice), set on
+    /// each tenant's policy as its deployment would.
+    pub tenant_profiles: Option<toml::Table>,
     /// `domains/<tenant_id>.csv`: each tenant's in-domain examples.
     pub domain_files: BTreeMap<String, PathBuf>,
 }
@@ -113,8 +116,18 @@ pub fn load_multiturn(dir: &Path) -> anyhow::Result<MultiTurnSet> {
             }
         }
     }
+    let profiles = dir.join("tenants.toml");
+    let tenant_profiles = match std::fs::read_to_string(&profiles) {
+        Ok(text) => Some(
+            toml::from_str::<toml::Table>(&text)
+                .with_context(|| format!("parsing {}", profiles.display()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", profiles.display())),
+    };
     Ok(MultiTurnSet {
         conversations,
+        tenant_profiles,
         domain_files,
     })
 }
@@ -856,16 +869,21 @@ pub fn multiturn_section(input: &EvalInput) -> anyhow::Result<Section> {
     Ok(section)
 }
 
-/// Each tenant's policy: the given one with the tenant's `domains/<tenant>.csv` as its
-/// out-of-scope domain examples, when this build's policy knows the key; else the given one.
+/// Each tenant's policy: the given one with the set's tenant profiles and the tenant's
+/// `domains/<tenant>.csv` as its out-of-scope domain examples, when this build's policy knows
+/// the key; else the given one.
 fn tenant_policies(
     input: &EvalInput,
     set: &MultiTurnSet,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<BTreeMap<String, Policy>> {
+    let source = match &set.tenant_profiles {
+        Some(profiles) => input.policy_source.with_tables(profiles)?,
+        None => input.policy_source.clone(),
+    };
     let mut out = BTreeMap::new();
     for (tenant, file) in &set.domain_files {
-        match policy_with_domain_examples(input.policy_source, std::slice::from_ref(file))? {
+        match policy_with_domain_examples(&source, std::slice::from_ref(file))? {
             Some(p) => {
                 out.insert(tenant.clone(), p);
             }
