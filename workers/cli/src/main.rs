@@ -245,16 +245,17 @@ fn eval_policy(
         Some(p) => Some(p.to_path_buf()),
         None => handoff_runtime::Settings::load(config)?.policy.path.clone(),
     };
+    // With the learned detectors, loaded as replay and the detector load them: eval scores the
+    // policy that runs.
     let Some(path) = path else {
-        return Ok((Policy::builtin(), eval::PolicySource::builtin()));
+        let policy = handoff_semantic::with_learned_detectors(Policy::builtin())?;
+        return Ok((policy, eval::PolicySource::builtin()));
     };
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading policy {}", path.display()))?;
     let origin = path.display().to_string();
-    Ok((
-        Policy::from_toml(&text, &origin)?,
-        eval::PolicySource { text, origin },
-    ))
+    let policy = handoff_semantic::with_learned_detectors(Policy::from_toml(&text, &origin)?)?;
+    Ok((policy, eval::PolicySource { text, origin }))
 }
 
 fn main() -> anyhow::Result<()> {

@@ -253,7 +253,15 @@ fn frustration(
     let mut missed = false;
     if let (Some(r), Some(h)) = (&rules.frustration, sem.heads.get("frustration")) {
         let p = views.probability(h, "frustrated");
-        if r.enabled && p >= r.threshold {
+        // The head takes sarcastic praise for anger as often as not (iSarcasmEval); the
+        // lexicon's score of the same turn (pushed by the sentiment rule just before) must lean
+        // negative too (`lexicon_below`).
+        let lexicon_agrees = state
+            .sentiment
+            .iter()
+            .last()
+            .is_some_and(|s| f64::from(s) < r.lexicon_below);
+        if r.enabled && p >= r.threshold && lexicon_agrees {
             out.push(learned_fire(
                 &r.id,
                 ReasonKind::Sentiment,

@@ -455,3 +455,29 @@ fn heads_from_another_encoder_are_refused_naming_the_file() {
         .to_string();
     assert!(err.contains("rules.semantic.fraud"), "{err}");
 }
+
+#[test]
+fn frustration_needs_the_lexicon_to_lean_negative_too() {
+    // The lexicon's own sentiment rule off (its score is still kept), so only the head can fire.
+    let p = Policy::from_toml(
+        &policy_text().replace("turn_threshold = -0.65", "turn_threshold = -1.0"),
+        "t",
+    )
+    .unwrap()
+    .with_semantic(Arc::new(WordsEncoder), heads(), "test heads")
+    .unwrap();
+    let fired = |text: &str| -> Vec<String> {
+        run(&p, &[(Contact, text, None)])[0]
+            .iter()
+            .filter(|r| r.kind == ReasonKind::Sentiment)
+            .map(|r| r.rule_id.clone())
+            .collect()
+    };
+    assert_eq!(
+        fired("still waiting and furious about it"),
+        ["semantic.frustration.v1"]
+    );
+    // The same head word in sarcastic praise: the head alone would fire, the lexicon says
+    // the turn is positive.
+    assert!(fired("furious? no, I love this wonderful, great service").is_empty());
+}

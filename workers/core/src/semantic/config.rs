@@ -94,6 +94,10 @@ pub struct FraudRule {
     pub veto_below: Option<f64>,
 }
 
+fn lexicon_below_default() -> f64 {
+    -0.2
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FrustrationRule {
@@ -104,6 +108,11 @@ pub struct FrustrationRule {
     pub urgency: Urgency,
     /// Probability of `frustrated` that fires reason `sentiment`.
     pub threshold: f64,
+    /// The lexicon's sentiment score of the same turn must be below this for the head's
+    /// `frustrated` to fire: the head reads tone from wording alone and takes sarcastic praise
+    /// for anger; the lexicon, which weighs the words themselves, breaks the tie.
+    #[serde(default = "lexicon_below_default")]
+    pub lexicon_below: f64,
     /// Probability of `not_answered` that counts as "that's not what I asked".
     pub not_answered_threshold: f64,
     /// An agent answer below this confidence is weak.
