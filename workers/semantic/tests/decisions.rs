@@ -8,16 +8,39 @@ use handoff_core::records::*;
 use handoff_core::Policy;
 use std::sync::OnceLock;
 
+/// The built-in policy with the learned detectors, and with the learned explicit-request rule
+/// switched on (the built-in policy ships it off: see its comment there), so its head is tested.
 fn policy() -> &'static Policy {
     static POLICY: OnceLock<Policy> = OnceLock::new();
     POLICY.get_or_init(|| {
-        let encoder =
-            handoff_semantic::load_encoder().expect("the model is installed (make model)");
-        let (heads, origin) = handoff_semantic::load_heads(encoder.as_ref()).expect("heads load");
-        Policy::builtin()
-            .with_semantic(encoder, heads, &origin)
-            .expect("the built-in policy takes the learned detectors")
+        let text = handoff_core::policy::DEFAULT_POLICY_TOML.replace(
+            "id = \"semantic.explicit_request.v1\"\nenabled = false",
+            "id = \"semantic.explicit_request.v1\"",
+        );
+        assert_ne!(text, handoff_core::policy::DEFAULT_POLICY_TOML, "the rule is found");
+        learned(Policy::from_toml(&text, "built-in, learned explicit request on").unwrap())
     })
+}
+
+fn learned(policy: Policy) -> Policy {
+    let encoder = handoff_semantic::load_encoder().expect("the model is installed (make model)");
+    let (heads, origin) = handoff_semantic::load_heads(encoder.as_ref()).expect("heads load");
+    policy
+        .with_semantic(encoder, heads, &origin)
+        .expect("the built-in policy takes the learned detectors")
+}
+
+/// The built-in policy as shipped does not take a question about humans for a request.
+#[test]
+fn as_shipped_a_question_about_humans_does_not_escalate() {
+    let shipped = learned(Policy::builtin());
+    let mut state = ConversationState::new("c1");
+    let e = contact("is your support team human?");
+    let out = on_event(&mut state, &e, &shipped, e.occurred_at);
+    assert!(
+        !out.iter().any(|o| matches!(o, DetectorOutput::Signal(_))),
+        "{out:?}"
+    );
 }
 
 fn contact(text: &str) -> ConversationEvent {
