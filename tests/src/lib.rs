@@ -24,6 +24,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// `policy` as the detector worker runs it: with the learned detectors (the installed model and
+/// the compiled-in heads). A test's in-process expectation must decide as the worker does.
+pub fn as_deployed(policy: handoff_core::Policy) -> handoff_core::Policy {
+    handoff_semantic::with_learned_detectors(policy)
+        .expect("the learned detectors load (make model installs the model)")
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -302,7 +302,7 @@ pub fn long_sla_policy(dir: &std::path::Path) -> (std::path::PathBuf, Policy) {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("policy-long-sla.toml");
     std::fs::write(&path, text).unwrap();
-    let policy = Policy::from_file(&path).expect("the test policy loads");
+    let policy = crate::as_deployed(Policy::from_file(&path).expect("the test policy loads"));
     (path, policy)
 }
 

@@ -54,7 +54,9 @@ fn policy() -> (PathBuf, Policy) {
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::write(&path, &text).unwrap();
-    let policy = Policy::from_toml(&text, &path.display().to_string()).expect("the test policy");
+    let policy = handoff_tests::as_deployed(
+        Policy::from_toml(&text, &path.display().to_string()).expect("the test policy"),
+    );
     (path, policy)
 }
 

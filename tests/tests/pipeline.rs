@@ -29,7 +29,7 @@ fn is_event(records: &[ReplayRecord], id: &str) -> bool {
 }
 
 fn expected(records: &[ReplayRecord]) -> Expected {
-    let policy = handoff_core::Policy::builtin();
+    let policy = handoff_tests::as_deployed(handoff_core::Policy::builtin());
     // A live run decides against the wall clock, so the samples (dated the day before) have
     // their claim-by deadlines in the future: compare against a replay without SLA ticks.
     let mut pipeline = Pipeline::new(&policy).without_sla_clock();

@@ -251,7 +251,7 @@ async fn a_postgres_restart_mid_run_loses_nothing() -> anyhow::Result<()> {
     let mut settings = test_settings("pgoutage");
     settings.database.url = Some(SecretString::from(cluster.url()));
     let url = with_database(&mut settings).await?;
-    let policy = settings.load_policy()?;
+    let policy = handoff_tests::as_deployed(settings.load_policy()?);
     let teams = policy.routing.teams.clone();
 
     // First half of the conversations before the outage; the rest, and every operator

@@ -148,7 +148,7 @@ async fn the_pipeline_runs_over_sasl_ssl_with_the_production_settings_shape() ->
         .into_iter()
         .filter(|r| matches!(r, ReplayRecord::Event(_)))
         .collect();
-    let policy = handoff_core::Policy::builtin();
+    let policy = handoff_tests::as_deployed(handoff_core::Policy::builtin());
     let mut pipeline = Pipeline::new(&policy).without_sla_clock();
     let mut want: BTreeMap<String, String> = BTreeMap::new();
     for r in &events {

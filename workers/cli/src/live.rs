@@ -137,7 +137,9 @@ async fn await_handoffs(
 /// Plays the samples through the running stack and shows what came out.
 pub async fn demo(settings: &Settings, input: &Path, timeout_secs: u64) -> anyhow::Result<()> {
     let records = read_input(input)?;
-    let policy = settings.load_policy()?;
+    // As the detector worker loads it (with the learned detectors), so the offline expectation
+    // decides as the workers do.
+    let policy = handoff_semantic::with_learned_detectors(settings.load_policy()?)?;
     // What the pipeline must produce, computed offline by the same code the workers run.
     // handoff id -> (team, triggering event or command id)
     let expected: BTreeMap<String, (String, String)> = replay(&records, &policy)

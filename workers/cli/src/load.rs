@@ -269,7 +269,7 @@ pub async fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
     let expected: Vec<usize> = match args.mode {
         Mode::Passthrough => (0..all.len()).collect(),
         Mode::Pipeline => {
-            let policy = settings.load_policy()?;
+            let policy = handoff_semantic::with_learned_detectors(settings.load_policy()?)?;
             let mut p = Pipeline::new(&policy).without_sla_clock();
             let mut v: Vec<usize> = all
                 .iter()
