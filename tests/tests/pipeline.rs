@@ -174,9 +174,6 @@ async fn samples_flow_through_all_four_workers_into_the_audit_store() -> anyhow:
         rows, want_rows,
         "handoffs (id, team, state) in the audit store"
     );
-    for (id, team, _) in &rows {
-        assert_eq!(team.as_deref(), want.routes.get(id).map(String::as_str));
-    }
     let event_ids: BTreeSet<String> = eventually(Duration::from_secs(30), || {
         let pool = pool.clone();
         let n = want.event_ids.len();
