@@ -159,7 +159,7 @@ async fn samples_flow_through_all_four_workers_into_the_audit_store() -> anyhow:
             )
         })
         .collect();
-    let mut rows = Vec::new();
+    let mut rows: Vec<(String, Option<String>, Option<String>)> = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
         rows = sqlx::query_as("SELECT handoff_id, team, state FROM handoffs ORDER BY handoff_id")
