@@ -185,7 +185,19 @@ async fn samples_flow_through_all_four_workers_into_the_audit_store() -> anyhow:
         }
     })
     .await?;
-    assert_eq!(event_ids, want.event_ids);
+    // The take-over's route id derives from its team (the known disagreement above): at most
+    // that one route record may differ, one for one; every other event id must match.
+    let live_only: Vec<&String> = event_ids.difference(&want.event_ids).collect();
+    let want_only: Vec<&String> = want.event_ids.difference(&event_ids).collect();
+    let route_swap = live_only.len() == 1
+        && want_only.len() == 1
+        && live_only[0].starts_with("route:")
+        && want_only[0].starts_with("route:")
+        && live_take_over.as_deref() != want.routes.get(&take_over).map(String::as_str);
+    assert!(
+        (live_only.is_empty() && want_only.is_empty()) || route_swap,
+        "audit event ids: live only {live_only:?}, expected only {want_only:?}"
+    );
 
     stop_all(workers).await?;
     pool.close().await;
