@@ -682,7 +682,11 @@ async fn collect_more<T: AvroRecord>(
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match tokio::time::timeout(left, consumer.recv()).await {
             Err(_) => break,
-            Ok(m) => out.push(codec.decode::<T>(m?.payload()).await?),
+            // A topic just created can be fetched before its partition has a leader: Kafka
+            // answers UnknownTopicOrPartition until then (as in `collect_routed`). Transient;
+            // the deadline still bounds the wait and `done` decides the outcome.
+            Ok(Err(e)) => eprintln!("consumer error while reading: {e}"),
+            Ok(Ok(m)) => out.push(codec.decode::<T>(m.payload()).await?),
         }
     }
     Ok(out)
