@@ -244,19 +244,7 @@ fn domain_rows(
             name: "false_alarm_rate".into(),
             value: c.fp_rate(),
         });
-        let errors = outcome
-            .false_positives
-            .into_iter()
-            .map(|e| ("FP", e))
-            .chain(outcome.false_negatives.into_iter().map(|e| ("FN", e)));
-        for (kind, (label, text)) in errors {
-            section.errors.push(ErrorExample {
-                dataset: dataset.clone(),
-                kind: kind.into(),
-                label,
-                text,
-            });
-        }
+        section.errors.extend(outcome.into_errors(&dataset));
     }
     table.row(domain_row("all (pooled)", train.len(), &pooled));
     section.metrics.push(Metric {

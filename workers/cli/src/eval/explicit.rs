@@ -162,19 +162,7 @@ fn breakdowns(section: &mut Section, name: &str, outcome: BinaryOutcome) {
         }
         _ => {}
     }
-    let errors = outcome
-        .false_positives
-        .into_iter()
-        .map(|e| ("FP", e))
-        .chain(outcome.false_negatives.into_iter().map(|e| ("FN", e)));
-    for (kind, (label, text)) in errors {
-        section.errors.push(ErrorExample {
-            dataset: name.to_string(),
-            kind: kind.into(),
-            label,
-            text,
-        });
-    }
+    section.errors.extend(outcome.into_errors(name));
 }
 
 /// The fixed seed of the typo noise: the same noisy text on every run.

@@ -86,6 +86,22 @@ pub struct BinaryOutcome {
     pub false_negatives: Vec<(String, String)>,
 }
 
+impl BinaryOutcome {
+    /// The kept misclassified samples as error examples of `dataset`: false positives, then
+    /// false negatives.
+    pub fn into_errors(self, dataset: &str) -> impl Iterator<Item = ErrorExample> + '_ {
+        let fps = self.false_positives.into_iter().map(|e| ("FP", e));
+        let fns = self.false_negatives.into_iter().map(|e| ("FN", e));
+        fps.chain(fns)
+            .map(move |(kind, (label, text))| ErrorExample {
+                dataset: dataset.to_string(),
+                kind: kind.into(),
+                label,
+                text,
+            })
+    }
+}
+
 /// Runs every sample through `predict` and counts.
 pub fn evaluate_binary(
     samples: &[Sample],
